@@ -79,7 +79,9 @@ def _gaussianize_segments(x: torch.Tensor, codes: torch.Tensor, n_segments: int)
     new_segment[1:] = cs[1:] != cs[:-1]
     gap = torch.zeros(n_items, dtype=torch.float64)
     gap[1:] = xs[1:] - xs[:-1]
-    distinct = gap > TIE_TOLERANCE * torch.clamp(xs.abs(), min=1.0)
+    scale = torch.clamp(xs.abs(), min=1.0)
+    scale = torch.where(torch.isinf(scale), torch.ones_like(scale), scale)  # ±inf rank as extremes; inf − inf ties
+    distinct = gap > TIE_TOLERANCE * scale
     block_start = new_segment | distinct
     block = torch.cumsum(block_start.to(torch.int64), 0) - 1
     first = position[block_start]  # i: first position of each tie block
