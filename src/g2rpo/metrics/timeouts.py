@@ -1,0 +1,178 @@
+"""Hard time limits for scoring code that may hang (symbolic math on untrusted LaTeX).
+
+Two mechanisms, chosen per call by :func:`call_with_time_limit`:
+
+* **Main thread (Unix):** a ``SIGALRM`` interval timer (``setitimer``, sub-second). The handler raises
+  :class:`ScoringTimeout`, a ``BaseException`` so that libraries' ``except Exception`` cannot swallow it, and
+  it re-fires every 50 ms until the limit is cleared in case something swallows it anyway. A previously armed
+  ``ITIMER_REAL`` (e.g. a caller's own limit) is restored afterwards.
+* **Any other thread** (signals only work in the main thread): the call goes to a persistent worker
+  *process* (``python -m g2rpo.metrics.timeouts``) that runs it under the signal timer in its own main thread;
+  if the worker does not answer within the limit plus a 1 s grace it is killed (this also bounds hangs inside C
+  code that a signal cannot interrupt) and a fresh one starts on the next call. Calls from several threads are
+  serialised. Starting the worker (importing sympy) takes a few seconds once; that start is not charged to the
+  call's limit. Only functions registered in :data:`SANDBOXED` can run there, with JSON-encodable arguments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["SANDBOXED", "ScoringTimeout", "call_with_time_limit", "signals_available", "time_limit"]
+
+SANDBOXED: dict[str, str] = {"math_equiv": "g2rpo.metrics.math:math_equiv_unlimited"}
+"""Functions the worker process may run: name → ``module:function``."""
+
+WARMUP: dict[str, list[Any]] = {"math_equiv": ["$1/2$", "0.5"]}
+"""A cheap call per sandboxed function, run before the worker reports ready (imports sympy)."""
+
+_REFIRE_S = 0.05
+_WORKER_START_S = 120.0
+_GRACE_S = 1.0
+
+
+class ScoringTimeout(BaseException):
+    """Raised inside a time-limited call when its limit expires."""
+
+
+def signals_available() -> bool:
+    """Whether a ``SIGALRM`` timer can interrupt the current thread."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise ScoringTimeout
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`ScoringTimeout` in the body after ``seconds`` (main thread only)."""
+    if not signals_available():
+        raise RuntimeError("time_limit needs the main thread on a Unix system; use call_with_time_limit")
+    start = time.monotonic()
+    old_handler = signal.signal(signal.SIGALRM, _on_alarm)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), _REFIRE_S)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        if old_delay > 0:
+            remaining = old_delay - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-3), old_interval)
+
+
+class _Worker:
+    """A persistent scoring subprocess speaking JSON lines on stdin/stdout."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "g2rpo.metrics.timeouts"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            encoding="utf-8",
+            env=env,
+        )
+        if self._read(proc, _WORKER_START_S) != {"ready": True}:
+            self._kill(proc)
+            raise RuntimeError("the scoring worker process failed to start")
+        return proc
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[str]) -> None:
+        with contextlib.suppress(OSError):
+            proc.kill()
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=5)
+
+    @staticmethod
+    def _read(proc: subprocess.Popen[str], timeout_s: float) -> Any:
+        box: list[str] = []
+        reader = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout_s)
+        if not box or not box[0]:
+            return None
+        return json.loads(box[0])
+
+    def call(self, name: str, args: list[Any], timeout_s: float, default: float) -> float:
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = self._start()
+            proc = self.proc
+            try:
+                proc.stdin.write(json.dumps({"fn": name, "args": args, "timeout": timeout_s}) + "\n")  # type: ignore[union-attr]
+                proc.stdin.flush()  # type: ignore[union-attr]
+                reply = self._read(proc, timeout_s + _GRACE_S)
+            except (OSError, ValueError):
+                reply = None
+            if not isinstance(reply, dict) or "result" not in reply:
+                self._kill(proc)
+                self.proc = None
+                return default
+            result = reply["result"]
+            return default if result is None else float(result)
+
+
+_WORKER = _Worker()
+
+
+def _resolve(name: str) -> Callable[..., float]:
+    if name not in SANDBOXED:
+        raise KeyError(f"unknown sandboxed function {name!r}; valid names: {', '.join(sorted(SANDBOXED))}")
+    module, attr = SANDBOXED[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def call_with_time_limit(name: str, args: list[Any], timeout_s: float, default: float = 0.0) -> float:
+    """Run the registered function ``name(*args)`` under a hard limit of ``timeout_s`` seconds.
+
+    Returns ``default`` when the limit expires (or the worker dies). Exceptions other than the timeout
+    propagate in the main thread; in the worker they are reported as ``default``.
+    """
+    fn = _resolve(name)
+    if signals_available():
+        try:
+            with time_limit(timeout_s):
+                return fn(*args)
+        except ScoringTimeout:
+            return default
+    return _WORKER.call(name, args, timeout_s, default)
+
+
+def _serve() -> None:
+    """Worker loop: one JSON request per line in, one JSON reply per line out."""
+    for name in SANDBOXED:
+        _resolve(name)(*WARMUP.get(name, []))  # import heavy dependencies before announcing readiness
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            result: float | None = call_with_time_limit(request["fn"], request["args"], request["timeout"])
+        except Exception:
+            result = None
+        sys.stdout.write(json.dumps({"result": result}) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    _serve()
