@@ -1,0 +1,77 @@
+"""``g2rpo eval``: generate and score benchmarks with a model, resumably, and write summary + report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "evaluate a model on benchmarks (VLMEvalKit names); resumable; writes summary.json and a report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="checkpoint directory or hub id (served model name for openai)")
+    parser.add_argument("--benchmarks", required=True, help="comma-separated names, e.g. MMStar,RefCOCO_testA")
+    parser.add_argument("--data-root", required=True, help="folder with <NAME>.tsv files or <NAME>/ HF dataset folders")
+    parser.add_argument("--backend", default="hf", choices=["hf", "vllm", "openai"], help="generation backend")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N items per benchmark")
+    parser.add_argument("--out", default="outputs/eval", help="run directory (cache, summary.json, report)")
+    parser.add_argument("--batch-size", type=int, default=8, help="requests per backend call (cache flush unit)")
+    parser.add_argument("--max-new-tokens", type=int, default=4096, help="response budget in tokens")
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--think-tag", default="thinking", help="reasoning tag named in the prompt")
+    parser.add_argument("--device", default=None, help="hf backend device (default: cuda if available)")
+    parser.add_argument("--base-url", default="http://localhost:8000/v1", help="openai backend server URL")
+    parser.add_argument("--concurrency", type=int, default=16, help="openai backend parallel requests")
+    parser.add_argument("--timeout", type=float, default=600.0, help="openai backend per-request timeout (s)")
+    parser.add_argument("--baseline", action="append", default=[], help="results file to compare with (PATH or PATH:MODEL); repeatable")
+    parser.add_argument("--overwrite", action="store_true", help="discard cached predictions made with other settings")
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from g2rpo.evaluation.backends import GenerationSettings, make_backend
+    from g2rpo.evaluation.cli_score import print_results
+    from g2rpo.evaluation.items import load_items
+    from g2rpo.evaluation.records import DataFormatError
+    from g2rpo.evaluation.registry import resolve_benchmark
+    from g2rpo.evaluation.report import build_report, load_baselines, write_report
+    from g2rpo.evaluation.runner import run_benchmark, update_summary
+
+    console = Console(stderr=True)
+    try:
+        refs = [resolve_benchmark(n) for n in args.benchmarks.split(",") if n.strip()]
+        loaded = [(ref, load_items(ref, args.data_root, limit=args.limit)) for ref in refs]
+        baselines = [b for spec in args.baseline for b in load_baselines(spec)]
+    except (KeyError, DataFormatError, OSError) as err:
+        console.print(f"[red]error:[/red] {err.args[0] if isinstance(err, KeyError) else err}")
+        return 2
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    options: dict = {}
+    if args.backend == "hf" and args.device:
+        options["device"] = args.device
+    if args.backend == "openai":
+        options.update(base_url=args.base_url, concurrency=args.concurrency, timeout_s=args.timeout)
+    backend = make_backend(args.backend, args.model, settings, **options)
+    out = Path(args.out)
+    runs = {}
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        for ref, items in loaded:
+            try:
+                runs[ref.name] = run_benchmark(
+                    ref, items, backend, out, batch_size=args.batch_size, think_tag=args.think_tag,
+                    overwrite=args.overwrite, progress=progress,
+                )
+            except (DataFormatError, ValueError) as err:
+                console.print(f"[red]error:[/red] {ref.name}: {err}")
+                return 2
+            update_summary(out / "summary.json", [runs[ref.name].result])
+    results = {n: r.result for n, r in runs.items()}
+    print_results(results)
+    report = build_report(results, {n: r.items for n, r in runs.items()}, baselines, title=f"g2rpo eval: {args.model}")
+    written = write_report(out, report)
+    print(f"summary: {out / 'summary.json'}; report: {', '.join(str(p) for p in written)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,138 @@
+"""Typed records that cross the evaluation modules: items, generations, scored items and results.
+
+The data flow is ``load → prompt → generate → cache → score → aggregate → report``; every arrow passes one of
+these frozen dataclasses, never an untyped dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "BenchmarkResult",
+    "DataFormatError",
+    "EvalItem",
+    "Generation",
+    "GenerationRequest",
+    "ScoredItem",
+]
+
+
+class DataFormatError(ValueError):
+    """A benchmark or predictions file that cannot be read; the message names the file, row and field."""
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One benchmark question, as read from a VLMEvalKit TSV row or a local Hugging Face dataset row.
+
+    ``options`` maps option letters to option texts in letter order (empty for open questions). ``answers``
+    holds every gold answer (DocVQA, InfoVQA and OCRBench list several; most benchmarks have one).
+    ``images`` are encoded image files (PNG/JPEG bytes) in prompt order. ``fields`` keeps every other
+    column as text (``hint``, ``answer_type``, ``precision``, ``mask``, ``l2-category`` …) for the prompt
+    builder and the metric. ``source``/``row`` locate the row for error messages (row 1 = first data row).
+    """
+
+    benchmark: str
+    index: str
+    question: str
+    answers: tuple[str, ...]
+    options: Mapping[str, str] = field(default_factory=dict)
+    images: tuple[bytes, ...] = ()
+    category: str = ""
+    split: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+    row: int = 0
+
+    @property
+    def answer(self) -> str:
+        """The first gold answer (the only one for most benchmarks)."""
+        return self.answers[0] if self.answers else ""
+
+    def where(self, field_name: str | None = None) -> str:
+        """``"file, row N (index I), field 'f'"`` for error messages."""
+        text = f"{self.source}, row {self.row} (index {self.index})"
+        return f"{text}, field {field_name!r}" if field_name else text
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What a backend is asked: one user turn made of images (encoded bytes) followed by the prompt text."""
+
+    prompt: str
+    images: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A backend's answer to one request. ``n_tokens`` is the response length in tokens when the backend
+    knows it (``hf``/``vllm`` always, ``openai`` when the server reports usage), else ``None``."""
+
+    text: str
+    n_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """One item after scoring: the raw prediction, the extracted answer the metric saw, and its score.
+
+    ``score`` is the item score in the metric's own unit (0/1 for accuracies, [0, 1] for ANLS, IoU fraction
+    and mask fraction); ``extras`` carries secondary per-item values (``iou`` for grounding).
+    """
+
+    index: str
+    prediction: str
+    extracted: str
+    score: float
+    category: str = ""
+    split: str = ""
+    n_tokens: int | None = None
+    extras: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def length(self) -> int:
+        """Response length: tokens when known, else characters."""
+        return self.n_tokens if self.n_tokens is not None else len(self.prediction)
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """A benchmark's aggregated scores, as written to ``summary.json``.
+
+    ``metrics`` maps metric names to values (``primary`` names the headline one, in the unit the paper
+    reports: percent, or points out of 1000 for OCRBench); ``per_split`` / ``per_category`` map a split or
+    category name to its own metric dict.
+    """
+
+    benchmark: str
+    primary: str
+    metrics: Mapping[str, float]
+    n_items: int
+    per_split: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    per_category: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def value(self) -> float:
+        """The headline number."""
+        return self.metrics[self.primary]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` entry: metric name → value, plus ``primary``, ``n_items``, splits, categories."""
+        out: dict[str, Any] = {name: _round(v) for name, v in self.metrics.items()}
+        out["primary"] = self.primary
+        out["n_items"] = self.n_items
+        if self.per_split:
+            out["per_split"] = {k: {m: _round(v) for m, v in d.items()} for k, d in self.per_split.items()}
+        if self.per_category:
+            out["per_category"] = {k: {m: _round(v) for m, v in d.items()} for k, d in self.per_category.items()}
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def _round(value: float) -> float:
+    return round(float(value), 4)

@@ -1,0 +1,174 @@
+"""The evaluation loop: items → prompts → backend → cache → scores → summary (and ``score``'s no-model path).
+
+Generation is resumable: finished items are appended to ``<out>/<benchmark>/predictions.jsonl`` after every
+batch, and a rerun generates only the missing ones. Scoring is cheap and always redone from the cache, so a
+metric fix re-scores old runs without regenerating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from g2rpo.evaluation.aggregate import aggregate
+from g2rpo.evaluation.backends.base import Backend
+from g2rpo.evaluation.cache import PredictionCache, write_json_atomic
+from g2rpo.evaluation.items import OPTION_LETTERS, items_from_table
+from g2rpo.evaluation.loaders import read_table, write_table
+from g2rpo.evaluation.prompts import ANSWER_KINDS, THINK_INSTRUCTION, build_prompt
+from g2rpo.evaluation.records import BenchmarkResult, EvalItem, Generation, GenerationRequest, ScoredItem
+from g2rpo.evaluation.registry import BenchmarkRef
+from g2rpo.evaluation.scoring import score_item
+
+__all__ = [
+    "BenchmarkRun",
+    "make_request",
+    "prompt_version",
+    "run_benchmark",
+    "score_predictions",
+    "update_summary",
+]
+
+
+@dataclass(frozen=True)
+class BenchmarkRun:
+    """One benchmark's outcome: the aggregated result and every scored item (for reports)."""
+
+    result: BenchmarkResult
+    items: list[ScoredItem]
+
+
+def prompt_version(think_tag: str) -> str:
+    """A short hash of the prompt wording: cached predictions made with other prompts are not reused."""
+    text = json.dumps([THINK_INSTRUCTION, dict(ANSWER_KINDS), think_tag], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def make_request(ref: BenchmarkRef, item: EvalItem, think_tag: str = "thinking") -> GenerationRequest:
+    """The backend request for an item: its images and the protocol prompt."""
+    bench = ref.benchmark
+    kind = bench.answer_kind if item.options or not bench.open_answer_kind else bench.open_answer_kind
+    prompt = build_prompt(item, kind, think_tag=think_tag, grounding_template=bench.grounding_template)
+    return GenerationRequest(prompt, item.images)
+
+
+def _chunks(items: Sequence[EvalItem], size: int) -> Iterator[Sequence[EvalItem]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _score_all(ref: BenchmarkRef, items: Sequence[EvalItem], generations: dict[str, Generation], think_tag: str) -> BenchmarkRun:
+    scored = [score_item(ref.benchmark, item, generations[item.index], think_tag=think_tag) for item in items]
+    result = aggregate(ref.benchmark.aggregation, ref.name, scored, ref.benchmark.metric)
+    if ref.benchmark.note:
+        result = BenchmarkResult(**{**result.__dict__, "notes": (*result.notes, ref.benchmark.note)})
+    return BenchmarkRun(result, scored)
+
+
+def _write_outputs(directory: Path, items: Sequence[EvalItem], run: BenchmarkRun) -> None:
+    """``scores.jsonl`` (per item) and ``predictions.tsv`` (VLMEvalKit layout, images left out)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps(
+            {
+                "index": s.index,
+                "score": s.score,
+                "extracted": s.extracted,
+                "category": s.category,
+                "split": s.split,
+                "n_tokens": s.n_tokens,
+                "length": s.length,
+                **dict(s.extras),
+            },
+            ensure_ascii=False,
+        )
+        for s in run.items
+    ]
+    tmp = directory / ".scores.jsonl.tmp"
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(directory / "scores.jsonl")
+    columns: dict[str, None] = {}
+    rows = []
+    for item, scored in zip(items, run.items, strict=True):
+        row = {**dict(item.fields), **dict(item.options), "prediction": scored.prediction}
+        columns.update(dict.fromkeys(row))
+        rows.append(row)
+    ordered = [c for c in columns if c not in OPTION_LETTERS and c != "prediction"]
+    head = [c for c in ("index", "question") if c in ordered]
+    letters = [c for c in OPTION_LETTERS if c in columns]
+    write_table(
+        directory / "predictions.tsv",
+        [*head, *letters, *[c for c in ordered if c not in head], "prediction"],
+        rows,
+    )
+
+
+def run_benchmark(
+    ref: BenchmarkRef,
+    items: Sequence[EvalItem],
+    backend: Backend,
+    out_dir: str | Path,
+    *,
+    batch_size: int = 8,
+    think_tag: str = "thinking",
+    overwrite: bool = False,
+    progress: Any = None,
+) -> BenchmarkRun:
+    """Generate (resuming from the cache), score and aggregate one benchmark; write its per-item files.
+
+    ``progress`` is an optional ``rich.progress.Progress``; a task per benchmark shows items done.
+    """
+    directory = Path(out_dir) / ref.name
+    run_info = {**backend.describe(), "benchmark": ref.name, "prompt_version": prompt_version(think_tag)}
+    cache = PredictionCache(directory, run_info, overwrite=overwrite)
+    done = cache.load()
+    todo = [item for item in items if item.index not in done]
+    task = progress.add_task(ref.name, total=len(items), completed=len(items) - len(todo)) if progress else None
+    for batch in _chunks(todo, max(1, batch_size)):
+        generations = backend.generate([make_request(ref, item, think_tag) for item in batch])
+        if len(generations) != len(batch):
+            raise RuntimeError(f"backend {backend.name} returned {len(generations)} generations for {len(batch)} requests")
+        pairs = [(item.index, g) for item, g in zip(batch, generations, strict=True)]
+        cache.append(pairs)
+        done.update(pairs)
+        if progress is not None:
+            progress.advance(task, len(batch))
+    run = _score_all(ref, items, done, think_tag)
+    _write_outputs(directory, items, run)
+    return run
+
+
+def score_predictions(
+    ref: BenchmarkRef, predictions: str | Path, *, think_tag: str = "thinking", limit: int | None = None
+) -> BenchmarkRun:
+    """Score a VLMEvalKit-layout predictions file (the benchmark's columns + ``prediction``) without a model."""
+    table = read_table(predictions)
+    items = items_from_table(table, ref, decode_images=False, extra_required=("prediction",), limit=limit)
+    generations = {
+        item.index: Generation(item.fields.get("prediction", ""), _int_or_none(item.fields.get("n_tokens", "")))
+        for item in items
+    }
+    return _score_all(ref, items, generations, think_tag)
+
+
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(float(text))
+    except ValueError:
+        return None
+
+
+def update_summary(path: str | Path, results: Sequence[BenchmarkResult]) -> dict[str, Any]:
+    """Merge results into ``summary.json`` (benchmark → metric → value …), written atomically; returns it."""
+    path = Path(path)
+    summary: dict[str, Any] = {}
+    if path.exists():
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    for result in results:
+        summary[result.benchmark] = result.to_dict()
+    write_json_atomic(path, summary)
+    return summary

@@ -1,0 +1,169 @@
+"""Item scorers: thin adapters from a benchmark item + raw response to a :mod:`g2rpo.metrics` call.
+
+Each scorer picks the metric, builds its gold and options from the item's columns (options for multiple
+choice, ``answer_type``/``precision`` for MathVista, the mask image for RefSpatial …) and returns an
+:class:`ItemScore`. The metric does the answer extraction (its reference protocol's mode) and the rule; the
+evaluation layer never re-implements a rule. A malformed gold is a data error naming the file, row and field.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from g2rpo.evaluation.loaders import decode_image, parse_list_field
+from g2rpo.evaluation.records import DataFormatError, EvalItem, Generation, ScoredItem
+from g2rpo.evaluation.registry import Benchmark
+
+__all__ = ["SCORERS", "ItemScore", "score_item"]
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    """A scorer's output: the metric that decided, the item score in [0, 1], and secondary values."""
+
+    metric: str
+    score: float
+    extras: Mapping[str, float] = field(default_factory=dict)
+
+
+Scorer = Callable[[EvalItem, str, str], ItemScore]
+
+
+def _compute(metric: str, item: EvalItem, prediction: str, gold: Any, think_tag: str, **options: Any) -> float:
+    from g2rpo.metrics import compute
+
+    try:
+        return compute(metric, prediction, gold, think_tag=think_tag, **options)
+    except (ValueError, TypeError) as err:
+        raise DataFormatError(f"{item.where('answer')}: the gold cannot be scored by {metric!r} ({err})") from err
+
+
+def _choice(item: EvalItem, prediction: str, think_tag: str, metric: str = "multiple_choice") -> ItemScore:
+    """Option matching; an item without options is VLMEvalKit's MMMU open question: a 2-way MCQ
+    ``{A: gold, B: "Other Answers"}`` with gold ``A`` (``MMMU_preproc``)."""
+    if item.options:
+        return ItemScore(metric, _compute(metric, item, prediction, item.answer, think_tag, choices=dict(item.options)))
+    choices = {"A": item.answer, "B": "Other Answers"}
+    return ItemScore(metric, _compute(metric, item, prediction, "A", think_tag, choices=choices))
+
+
+def choice(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return _choice(item, prediction, think_tag)
+
+
+def circular_choice(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return _choice(item, prediction, think_tag, "mmbench_circular")
+
+
+def math_or_choice(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    """MathVision: lettered options → option matching; free-form → math-verify equivalence."""
+    if item.options:
+        return choice(item, prediction, think_tag)
+    return ItemScore("math_equiv", _compute("math_equiv", item, prediction, item.answer, think_tag))
+
+
+def math(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return ItemScore("math_equiv", _compute("math_equiv", item, prediction, item.answer, think_tag))
+
+
+def mathvista(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    """MathVista: the gold record is the item's ``question_type``, ``answer_type``, ``precision``, choices."""
+    choices = list(item.options.values()) or parse_list_field(item.fields.get("choices", "")) or []
+    gold = {
+        "answer": item.answer,
+        "question_type": item.fields.get("question_type", "multi_choice" if choices else "free_form"),
+        "answer_type": item.fields.get("answer_type", "text" if choices else "float"),
+        "precision": item.fields.get("precision", ""),
+        "choices": choices,
+        "answer_option": item.fields.get("answer_option", ""),
+    }
+    return ItemScore("mathvista", _compute("mathvista", item, prediction, gold, think_tag))
+
+
+def relaxed(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return ItemScore("relaxed_accuracy", _compute("relaxed_accuracy", item, prediction, list(item.answers), think_tag))
+
+
+def anls(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return ItemScore("anls", _compute("anls", item, prediction, list(item.answers), think_tag))
+
+
+def ocrbench(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return ItemScore(
+        "ocrbench", _compute("ocrbench", item, prediction, list(item.answers), think_tag, category=item.category)
+    )
+
+
+def charxiv(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return ItemScore(
+        "charxiv", _compute("charxiv", item, prediction, item.answer, think_tag, inst_category=item.category)
+    )
+
+
+def embspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return ItemScore(
+        "embspatial", _compute("embspatial", item, prediction, item.answer, think_tag, choices=dict(item.options))
+    )
+
+
+def refspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    """RefSpatial: the gold is the ``mask`` column (base64 image; a pixel > 0 is inside)."""
+    import numpy as np
+    from PIL import Image
+
+    data = decode_image(item.fields.get("mask", ""), item.where("mask"))
+    with Image.open(io.BytesIO(data)) as image:
+        mask = np.asarray(image)
+    return ItemScore("point_in_mask", _compute("point_in_mask", item, prediction, mask, think_tag))
+
+
+def robospatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    return ItemScore("robospatial", _compute("robospatial", item, prediction, item.answer, think_tag))
+
+
+def grounding(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
+    """RefCOCO/+/g: IoU of the strict ``{"boxes": [...]}`` answer; item score = Acc@IoU≥0.5, IoU kept."""
+    iou = _compute("iou", item, prediction, item.answer, think_tag)
+    hit = _compute("acc_iou_0.5", item, prediction, item.answer, think_tag)
+    return ItemScore("acc_iou_0.5", hit, {"iou": iou})
+
+
+SCORERS: dict[str, Scorer] = {
+    "choice": choice,
+    "circular_choice": circular_choice,
+    "math": math,
+    "math_or_choice": math_or_choice,
+    "mathvista": mathvista,
+    "relaxed": relaxed,
+    "anls": anls,
+    "ocrbench": ocrbench,
+    "charxiv": charxiv,
+    "embspatial": embspatial,
+    "refspatial": refspatial,
+    "robospatial": robospatial,
+    "grounding": grounding,
+}
+"""Scorer name (:attr:`Benchmark.scorer`) → adapter."""
+
+
+def score_item(bench: Benchmark, item: EvalItem, generation: Generation, *, think_tag: str = "thinking") -> ScoredItem:
+    """Score one generation for ``item`` with the benchmark's scorer; record the extracted answer."""
+    from g2rpo.metrics import extract_answer, get_metric
+
+    if bench.scorer not in SCORERS:
+        raise KeyError(f"unknown scorer {bench.scorer!r}; valid: {sorted(SCORERS)}")
+    result = SCORERS[bench.scorer](item, generation.text, think_tag)
+    extracted = extract_answer(generation.text, get_metric(result.metric).extraction, think_tag)
+    return ScoredItem(
+        index=item.index,
+        prediction=generation.text,
+        extracted=extracted,
+        score=result.score,
+        category=item.category,
+        split=item.split,
+        n_tokens=generation.n_tokens,
+        extras=result.extras,
+    )
