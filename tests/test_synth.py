@@ -201,3 +201,19 @@ def test_records_load_with_the_data_loader(data):
     for split in ("train", "val"):
         records = load_records(data / f"{split}.jsonl", data_root=data)
         assert len(records) == (N_TRAIN if split == "train" else N_VAL)
+
+
+def test_sft_targets_earn_the_full_training_reward(data):
+    """The reasoning-formatted target of every record is a perfect response: accuracy 1, format 1, structure 0.5,
+    so overall = 0.9·1 + 0.1·1 + 0.5 = 1.5 (recipe §4)."""
+    from g2rpo.rewards import score_response
+    from g2rpo.train.sft import sft_target
+
+    for r in _all_records(data):
+        b = score_response(
+            sft_target(r["reasoning"], r["answer"]),
+            r["answer"],
+            problem_type=r["problem_type"],
+            task=r["task"],
+        )
+        assert (b.accuracy, b.format, b.structure, b.overall) == (1.0, 1.0, 0.5, pytest.approx(1.5)), r
