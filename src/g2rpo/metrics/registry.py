@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from g2rpo.metrics import choice, spatial
+from g2rpo.metrics import charxiv, choice, embspatial, mathvista, mmmu, spatial, text
 from g2rpo.metrics import math as math_rules
 from g2rpo.metrics.extraction import extract_answer
 
@@ -150,5 +150,110 @@ register(
         "answer_tag",
         ("RefCOCO", "RefCOCO+", "RefCOCOg"),
         "benchmarks.md §2.15–2.17; Acc@IoU≥0.5 (OneThinker R@0.5, lmms-eval ACC@0.5)",
+    )
+)
+register(
+    Metric(
+        "point_in_mask",
+        spatial.point_in_mask,
+        _VLMEVALKIT,
+        ("RefSpatial-Bench",),
+        "benchmarks.md §2.13; VLMEvalKit RefSpatialBench + Point2DParser (output='pixel')",
+        approximation="off-image points count 0 (VLMEvalKit clips them onto the border)",
+    )
+)
+register(
+    Metric(
+        "robospatial",
+        spatial.robospatial,
+        _VLMEVALKIT,
+        ("RoboSpatial-Home",),
+        "benchmarks.md §2.14; VLMEvalKit RoboSpatialBench / RoboSpatial-Eval",
+        approximation="correct point-in-polygon (VLMEvalKit toggles on every vertical edge)",
+    )
+)
+register(
+    Metric(
+        "anls",
+        text.anls,
+        _VLMEVALKIT,
+        ("DocVQA", "InfoVQA"),
+        "benchmarks.md §2.9–2.10; RRC script / VLMEvalKit anls_compute, τ = 0.5 (0.5 kept)",
+    )
+)
+register(
+    Metric(
+        "relaxed_accuracy",
+        text.relaxed_accuracy,
+        _VLMEVALKIT,
+        ("ChartQA",),
+        "benchmarks.md §2.7; pix2struct relaxed_correctness (5%, max over golds)",
+    )
+)
+register(
+    Metric(
+        "ocrbench",
+        text.ocrbench,
+        _VLMEVALKIT,
+        ("OCRBench",),
+        "benchmarks.md §2.11; official example.py = VLMEvalKit OCRBench.evaluate (sum over items)",
+    )
+)
+register(
+    Metric(
+        "mathvista",
+        mathvista.mathvista,
+        _VLMEVALKIT,
+        ("MathVista",),
+        "benchmarks.md §2.4; VLMEvalKit post_check prefetch (rule='vlmevalkit') or calculate_score.py",
+        approximation="GPT-4 answer extraction replaced by answer extraction; list answers compared",
+    )
+)
+register(
+    Metric(
+        "mmmu_open",
+        mmmu.mmmu_open,
+        _VLMEVALKIT,
+        ("MMMU (open)",),
+        "benchmarks.md §2.1; VLMEvalKit MMMU_preproc + can_infer (exact matching)",
+        approximation="no LLM judge for unmatched answers",
+    )
+)
+register(
+    Metric(
+        "mmmu_official_mc",
+        mmmu.mmmu_official_mc,
+        _VLMEVALKIT,
+        ("MMMU (MC, official)",),
+        "benchmarks.md §2.1; MMMU eval_utils.parse_multi_choice_response",
+        approximation="no random fallback: an unparsed answer is wrong",
+    )
+)
+register(
+    Metric(
+        "mmmu_official_open",
+        mmmu.mmmu_official_open,
+        _VLMEVALKIT,
+        ("MMMU (open, official)",),
+        "benchmarks.md §2.1; MMMU eval_utils.parse_open_response + eval_open",
+    )
+)
+register(
+    Metric(
+        "embspatial_mcq",
+        embspatial.embspatial_mcq,
+        _VLMEVALKIT,
+        ("EmbSpatial-Bench",),
+        "benchmarks.md §2.12; VLMEvalKit EmbSpatialBench can_match_option (no judge)",
+    )
+)
+register(
+    Metric(
+        "charxiv",
+        charxiv.charxiv,
+        _VLMEVALKIT,
+        ("CharXiv (reasoning)",),
+        "benchmarks.md §2.8; RULE-BASED APPROXIMATION of the GPT-4o rubric (REASONING_GRADING_INST)",
+        approximation="rule-based approximation of an LLM judge: not comparable with published numbers",
     )
 )
