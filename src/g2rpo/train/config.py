@@ -1,0 +1,191 @@
+"""`G2RPOConfig`: TRL's `GRPOConfig` plus the recipe's knobs (recipe §3–§8).
+
+Every field below carries its own help text (it is what `g2rpo train --help` and the README print). The YAML
+files under `recipes/` use exactly these keys, TRL style: one flat mapping, any `GRPOConfig` /
+`TrainingArguments` key allowed beside ours. The trainer writes the resolved config to
+`<output_dir>/g2rpo_config.yaml` and beside every checkpoint.
+
+Defaults that differ from `GRPOConfig`'s map the recipe's update rule (§8) onto TRL's own loss:
+`loss_type="dapo"` (token-mean over the whole accumulation window), `epsilon=0.2`, `epsilon_high=0.3`,
+`delta=3.0` (TRL's upper cap on the ratio; with `delta > 1 + epsilon_high` it equals the dual clip, see
+`g2rpo.train.trainer`), `beta=0.0` (no KL, no reference model).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+from trl import GRPOConfig
+
+ADVANTAGE_KEYS = ("problem_type", "task")
+LENGTH_SHAPING_MODES = ("off", "fixed", "auto")
+LENGTH_UNITS = ("tokens", "characters")
+ENTROPY_ESTIMATORS = ("sampled_nll", "full")
+
+DEFAULT_AUTO_LENGTH_FACTORS: dict[str, list[float]] = {
+    "reasoning": [0.5, 1.0, 2.0, 4.0],
+    "both": [0.25, 0.5, 1.5, 3.0],
+    "vision": [0.0, 0.25, 1.0, 2.0],
+}
+"""Category → factors ``[f_a, f_b, f_c, f_d]`` of the ``auto`` envelope, multiplied by the family's first-step
+median length (see `g2rpo.train.shaping.auto_envelope`)."""
+
+
+def _opt(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclass
+class G2RPOConfig(GRPOConfig):
+    """Configuration of :class:`g2rpo.train.G2RPOTrainer` (a `GRPOConfig` with the recipe's fields)."""
+
+    # ---- advantages (recipe §3)
+    advantage_estimator: str = _opt(
+        "g2rpo",
+        "Advantage estimator from g2rpo.algo.ADVANTAGE_ESTIMATORS: g2rpo (group stage then task stage), "
+        "g2rpo_task, g2rpo_group, grpo, dr_grpo, ema_grpo.",
+    )
+    advantage_kwargs: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Keyword arguments for the estimator's factory, e.g. {stages: group+task} for g2rpo, {std: population} "
+            "for grpo, {decay: 0.99, min_std: 0.001, guard: 5.0} for ema_grpo. JSON string on the command line."
+        },
+    )
+    advantage_key: str = _opt(
+        "problem_type",
+        "Which sample column G2RPO's task stage (and EMA-GRPO's per-task state) normalises by: problem_type "
+        "(the verifier kind, as the authors' code does) or task (the task family).",
+    )
+    # ---- rewards (recipe §4)
+    think_tag: str = _opt("thinking", "Name of the reasoning tag in <tag>…</tag><answer>…</answer>.")
+    format_weight: float = _opt(0.1, "w_f: weight of the format reward in overall = (1-w_f-w_l)·acc + w_f·fmt + s + w_l·len.")
+    scorer_workers: int | None = _opt(None, "Worker processes of the reward BatchScorer (None: its default).")
+    scorer_timeout_s: float = _opt(5.0, "Per-response verifier time limit in seconds; a timeout scores 0.")
+    # ---- length shaping (recipe §5)
+    length_shaping: str = _opt(
+        "fixed",
+        "Task-level length shaping: off, fixed (the envelopes in length_envelopes / the task families' defaults) "
+        "or auto (each family's envelope set from the policy's lengths on the first batch it appears in).",
+    )
+    length_weight: float = _opt(0.1, "w_l: weight of the length score in the overall reward when shaping is on.")
+    length_unit: str = _opt("tokens", "Unit of response length for shaping: tokens (default) or characters.")
+    length_envelopes: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Per task family trapezoid [a, b, c, d] (a < b <= c < d) overriding g2rpo.tasks defaults, e.g. "
+            "{math: [150, 600, 1600, 3500]}. Used by fixed mode; ignored by auto mode."
+        },
+    )
+    auto_length_factors: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Auto mode: per category (reasoning, vision, both) four factors [f_a, f_b, f_c, f_d]; a family's envelope "
+            "is factors × max(1, median first-batch length). Default: reasoning [0.5,1,2,4], both [0.25,0.5,1.5,3], "
+            "vision [0,0.25,1,2]."
+        },
+    )
+    # ---- entropy shaping (recipe §6)
+    entropy_band_coef: float = _opt(0.02, "λ_ent: weight of the task-level entropy band penalty (0 disables).")
+    entropy_estimator: str = _opt(
+        "sampled_nll",
+        "Per-token entropy estimate for the band: sampled_nll (−log p of the sampled token, the authors') or full "
+        "(exact entropy of the temperature-scaled distribution, from TRL's fused LM head).",
+    )
+    entropy_bands: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Per task family [low, high] entropy band overriding g2rpo.tasks defaults ([0.2, 0.6] for all)."
+        },
+    )
+    # ---- dynamic filtering (recipe §7)
+    dynamic_filtering: bool = _opt(True, "Drop groups whose mean accuracy is <= filter_low or >= filter_high, then refill.")
+    filter_low: float = _opt(0.01, "Groups with mean accuracy <= this are dropped (all wrong).")
+    filter_high: float = _opt(0.99, "Groups with mean accuracy >= this are dropped (all right).")
+    max_refill_tries: int = _opt(
+        20, "Extra generation rounds allowed per step to refill a filtered batch; then a partial batch is used "
+        "(logged as filter/partial_batch, padding rows masked out of the loss)."
+    )
+    # ---- logging
+    metrics_file: str = _opt("metrics.jsonl", "JSONL file in output_dir receiving every logged metrics dict.")
+    # ---- the recipe's update rule (recipe §8) on TRL's own loss
+    loss_type: str = _opt("dapo", "TRL loss type; dapo = token-mean over the accumulation window (recipe §8).")
+    epsilon: float = _opt(0.2, "ε_low of the clipped surrogate (recipe §8).")
+    epsilon_high: float | None = _opt(0.3, "ε_high of the clipped surrogate (recipe §8).")
+    delta: float | None = _opt(3.0, "Upper cap on the ratio; with loss_type dapo it is the dual clip c = 3 (recipe §8).")
+    beta: float = _opt(0.0, "KL coefficient; the recipe uses none (and then no reference model is built).")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("advantage_kwargs", "length_envelopes", "auto_length_factors", "entropy_bands"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, yaml.safe_load(value))
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the recipe's fields; every error names the key and the valid values."""
+        from g2rpo.algo import ADVANTAGE_ESTIMATORS
+        from g2rpo.tasks import TASK_FAMILIES
+
+        def one_of(key: str, valid: tuple[str, ...] | list[str]) -> None:
+            if getattr(self, key) not in valid:
+                raise ValueError(f"{key}={getattr(self, key)!r} is not valid; choose one of: {', '.join(valid)}")
+
+        one_of("advantage_estimator", list(ADVANTAGE_ESTIMATORS))
+        one_of("advantage_key", ADVANTAGE_KEYS)
+        one_of("length_shaping", LENGTH_SHAPING_MODES)
+        one_of("length_unit", LENGTH_UNITS)
+        one_of("entropy_estimator", ENTROPY_ESTIMATORS)
+        for key in ("length_envelopes", "entropy_bands"):
+            unknown = sorted(set(getattr(self, key) or {}) - set(TASK_FAMILIES))
+            if unknown:
+                raise ValueError(f"{key} names unknown task families {unknown}; valid: {', '.join(TASK_FAMILIES)}")
+        for category, factors in (self.auto_length_factors or {}).items():
+            if category not in DEFAULT_AUTO_LENGTH_FACTORS:
+                raise ValueError(f"auto_length_factors: unknown category {category!r}; valid: reasoning, vision, both")
+            if len(factors) != 4 or not (factors[0] < factors[1] <= factors[2] < factors[3]) or factors[0] < 0:
+                raise ValueError(f"auto_length_factors[{category}] must be 4 numbers 0 <= a < b <= c < d, got {factors}")
+        if not 0.0 <= self.filter_low < self.filter_high <= 1.0:
+            raise ValueError(f"need 0 <= filter_low < filter_high <= 1, got {self.filter_low}, {self.filter_high}")
+        if self.max_refill_tries < 0:
+            raise ValueError(f"max_refill_tries must be >= 0, got {self.max_refill_tries}")
+        if self.format_weight < 0 or self.length_weight < 0 or self.format_weight + self.length_weight > 1:
+            raise ValueError(
+                f"need format_weight, length_weight >= 0 with sum <= 1, got {self.format_weight}, {self.length_weight}"
+            )
+        if self.entropy_band_coef < 0:
+            raise ValueError(f"entropy_band_coef must be >= 0, got {self.entropy_band_coef}")
+
+    # ---- helpers used by the trainer
+    @property
+    def effective_length_weight(self) -> float:
+        """``w_l`` actually applied: 0 when length shaping is off (recipe §4)."""
+        return 0.0 if self.length_shaping == "off" else self.length_weight
+
+    def resolved_auto_length_factors(self) -> dict[str, list[float]]:
+        return {**DEFAULT_AUTO_LENGTH_FACTORS, **(self.auto_length_factors or {})}
+
+    def recipe_dict(self) -> dict[str, Any]:
+        """The fields this class adds or re-defaults (for the README table and the saved YAML header)."""
+        own = {f.name for f in fields(G2RPOConfig)} - {f.name for f in fields(GRPOConfig)}
+        own |= {"loss_type", "epsilon", "epsilon_high", "delta", "beta"}
+        return {name: getattr(self, name) for name in sorted(own)}
+
+    def save_yaml(self, path: str | os.PathLike[str]) -> Path:
+        """Write every non-default-serialisable field as YAML, atomically; loadable with `--config`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {}
+        for key, value in self.to_dict().items():
+            if key.startswith("_") or key in {"push_to_hub_token", "hub_token"}:
+                continue
+            data[key] = value
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(yaml.safe_dump(data, sort_keys=True))
+        os.replace(tmp, path)
+        return path

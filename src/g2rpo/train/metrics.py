@@ -1,0 +1,98 @@
+"""Per-task metrics and the JSONL metrics file.
+
+Metric names (one vocabulary, style principle 11). The trainer stores them under ``<task>/…`` in TRL's
+``_metrics[mode]``; TRL's ``log`` averages them over the logging window and prefixes eval ones with
+``eval_``; logging backends and :class:`JsonlMetricsCallback` write them as ``train/<task>/…`` and
+``eval/<task>/…`` (the same rewrite Weights & Biases applies). Per task family present in the batch:
+
+``reward`` (overall), ``reward/accuracy|format|structure|length`` (components), ``accuracy``,
+``length/mean``, ``length/p90`` (tokens), ``advantage/mean|std|min|max``, ``fraction_filtered``, ``count``,
+and from the loss ``entropy`` (exact, temperature-scaled) and ``sampled_nll`` (−log p of sampled tokens).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+
+import torch
+from transformers import TrainerCallback
+
+from g2rpo.train.reward import COMPONENTS
+
+
+def task_metrics(
+    families: Sequence[str],
+    components: torch.Tensor,
+    token_lengths: torch.Tensor,
+    advantages: torch.Tensor,
+) -> dict[str, float]:
+    """Per-family statistics of the trained rows of one step (gathered over ranks).
+
+    Args:
+        families: (N,) task family of every row.
+        components: (N, 5) reward components in :data:`~g2rpo.train.reward.COMPONENTS` order.
+        token_lengths: (N,) response lengths in tokens.
+        advantages: (N,) the advantages used for the update.
+    """
+    out: dict[str, float] = {}
+    for family in sorted(set(families)):
+        rows = torch.tensor([f == family for f in families], dtype=torch.bool)
+        comp, lengths, adv = components[rows].double(), token_lengths[rows].double(), advantages[rows].double()
+        out[f"{family}/reward"] = comp[:, COMPONENTS.index("overall")].mean().item()
+        for name in COMPONENTS[:-1]:
+            out[f"{family}/reward/{name}"] = comp[:, COMPONENTS.index(name)].mean().item()
+        out[f"{family}/accuracy"] = comp[:, COMPONENTS.index("accuracy")].mean().item()
+        out[f"{family}/length/mean"] = lengths.mean().item()
+        out[f"{family}/length/p90"] = torch.quantile(lengths, 0.9).item()
+        out[f"{family}/advantage/mean"] = adv.mean().item()
+        out[f"{family}/advantage/std"] = adv.std(unbiased=False).item()
+        out[f"{family}/advantage/min"] = adv.min().item()
+        out[f"{family}/advantage/max"] = adv.max().item()
+        out[f"{family}/count"] = float(rows.sum())
+    return out
+
+
+def filter_metrics(families: Sequence[str], kept: torch.Tensor) -> dict[str, float]:
+    """``<task>/fraction_filtered`` over every response generated this step (all rounds), and the total."""
+    out = {"filter/fraction_filtered": 1.0 - kept.double().mean().item() if kept.numel() else 0.0}
+    for family in sorted(set(families)):
+        rows = torch.tensor([f == family for f in families], dtype=torch.bool)
+        out[f"{family}/fraction_filtered"] = 1.0 - kept[rows].double().mean().item()
+    return out
+
+
+def entropy_sums(
+    entropy: torch.Tensor, nll: torch.Tensor, mask: torch.Tensor, codes: torch.Tensor, n_families: int
+) -> torch.Tensor:
+    """(F, 3) per family: Σ entropy, Σ sampled NLL, token count over the response tokens (for a reduce-sum)."""
+    weights = mask.to(entropy.dtype)
+    sums = torch.stack([(entropy * weights).sum(1), (nll * weights).sum(1), weights.sum(1)], dim=1).detach()
+    return sums.new_zeros(n_families, 3).index_add(0, codes.to(sums.device), sums)
+
+
+def rewrite_key(key: str) -> str:
+    """TRL's raw log key → the published name (``eval_x`` → ``eval/x``, ``x`` → ``train/x``)."""
+    if key.startswith("eval_"):
+        return "eval/" + key[len("eval_") :]
+    return "train/" + key
+
+
+class JsonlMetricsCallback(TrainerCallback):
+    """Append every logged metrics dict to ``<output_dir>/<file>`` as one JSON line (main process only)."""
+
+    def __init__(self, filename: str = "metrics.jsonl") -> None:
+        self.filename = filename
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        record = {"step": state.global_step, "epoch": state.epoch}
+        for key, value in logs.items():
+            if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
+                record[rewrite_key(key)] = value
+        os.makedirs(args.output_dir, exist_ok=True)
+        with open(os.path.join(args.output_dir, self.filename), "a") as f:
+            f.write(json.dumps(record) + "\n")

@@ -1,0 +1,131 @@
+"""The training reward as a TRL reward function: recipe §4 through :class:`g2rpo.rewards.BatchScorer`.
+
+:class:`TaskReward` reads each sample's ``answer``, ``problem_type`` and ``task`` dataset columns (TRL passes
+every dataset column to a reward function as a keyword argument) and returns the ``overall`` reward. It is a
+plain TRL reward function — ``GRPOTrainer(reward_funcs=TaskReward(...))`` works — and
+:class:`~g2rpo.train.trainer.G2RPOTrainer` calls :meth:`TaskReward.components` to keep every component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from g2rpo.rewards import BatchScorer
+from g2rpo.tasks import canonical_problem_type
+from g2rpo.train.shaping import EnvelopeTable
+
+COMPONENTS = ("accuracy", "format", "structure", "length", "overall")
+"""Column order of :attr:`ScoredBatch.components`."""
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """The rewards of one process's responses. ``components`` (N, 5) in :data:`COMPONENTS` order."""
+
+    components: torch.Tensor
+    lengths: torch.Tensor
+    timed_out: torch.Tensor
+
+
+def completion_text(completion: object) -> str:
+    """A TRL completion (a string, or a conversational list of messages) as plain text."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion:
+        content = completion[-1].get("content", "")
+        if isinstance(content, list):
+            return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return str(content)
+    return ""
+
+
+def multiple_choice_options(options: object) -> dict | None:
+    """Verifier options for a sample's ``options`` column (multiple choice only), else ``None``."""
+    if isinstance(options, Sequence) and not isinstance(options, str) and len(options) > 0:
+        return {"choices": list(options)}
+    return None
+
+
+class TaskReward:
+    """Reward function ``(prompts, completions, completion_ids, answer, problem_type, task, …) -> [overall]``.
+
+    Args:
+        scorer: the batch scorer (owns the worker pool and the time limit).
+        envelopes: per-family length envelopes; ``None`` or an inactive table turns length shaping off.
+        length_unit: ``"tokens"`` (``len(completion_ids[i])``) or ``"characters"`` (``len(text)``).
+        think_tag, format_weight, length_weight: recipe §4 (``w_f``, ``w_ℓ``).
+    """
+
+    __name__ = "g2rpo_reward"
+
+    def __init__(
+        self,
+        scorer: BatchScorer,
+        *,
+        envelopes: EnvelopeTable | None = None,
+        length_unit: str = "tokens",
+        think_tag: str = "thinking",
+        format_weight: float = 0.1,
+        length_weight: float = 0.0,
+    ) -> None:
+        if length_unit not in ("tokens", "characters"):
+            raise ValueError(f"length_unit must be tokens or characters, got {length_unit!r}")
+        self.scorer = scorer
+        self.envelopes = envelopes
+        self.length_unit = length_unit
+        self.think_tag = think_tag
+        self.format_weight = format_weight
+        self.length_weight = length_weight if envelopes is not None and envelopes.active else 0.0
+
+    def lengths(self, texts: Sequence[str], completion_ids: Sequence[Sequence[int]] | None) -> torch.Tensor:
+        if self.length_unit == "characters" or completion_ids is None:
+            return torch.tensor([len(t) for t in texts], dtype=torch.float32)
+        return torch.tensor([len(ids) for ids in completion_ids], dtype=torch.float32)
+
+    def components(
+        self,
+        completions: Sequence[object],
+        completion_ids: Sequence[Sequence[int]] | None,
+        answer: Sequence[object],
+        problem_type: Sequence[str],
+        task: Sequence[str],
+        options: Sequence[object] | None = None,
+        lengths: torch.Tensor | None = None,
+    ) -> ScoredBatch:
+        """Score a batch and keep every component (the trainer's entry point)."""
+        texts = [completion_text(c) for c in completions]
+        if lengths is None:
+            lengths = self.lengths(texts, completion_ids)
+        shaping = self.length_weight > 0
+        envelopes = [self.envelopes.get(t) for t in task] if shaping else None
+        verifier_options = None
+        if options is not None:
+            verifier_options = [
+                multiple_choice_options(o) if canonical_problem_type(p) == "multiple choice" else None
+                for o, p in zip(options, problem_type, strict=True)
+            ]
+        scored = self.scorer.score(
+            texts,
+            list(answer),
+            list(problem_type),
+            tasks=list(task),
+            lengths=lengths.tolist() if shaping else None,
+            envelopes=envelopes,
+            think_tag=self.think_tag,
+            format_weight=self.format_weight,
+            length_weight=self.length_weight,
+            verifier_options=verifier_options,
+        )
+        rows = [[getattr(b, name) for name in COMPONENTS] for b in scored.breakdowns]
+        return ScoredBatch(
+            components=torch.tensor(rows, dtype=torch.float32).reshape(len(texts), len(COMPONENTS)),
+            lengths=lengths,
+            timed_out=torch.tensor(scored.timed_out, dtype=torch.bool),
+        )
+
+    def __call__(self, prompts, completions, completion_ids=None, *, answer, problem_type, task, **kwargs):
+        scored = self.components(completions, completion_ids, answer, problem_type, task, kwargs.get("options"))
+        return scored.components[:, COMPONENTS.index("overall")].tolist()
