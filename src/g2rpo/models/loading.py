@@ -1,0 +1,67 @@
+"""Load a Qwen-VL policy and its processor: a real checkpoint (local directory or hub id) or a tiny one.
+
+One code path for both. The model is built by ``AutoModelForImageTextToText`` (``Qwen3VLForConditionalGeneration``
+for ``qwen3_vl``, ``Qwen2_5_VLForConditionalGeneration`` for ``qwen2_5_vl``, …). The processor is the stock
+``AutoProcessor`` where torchvision is installed, and otherwise the image-only processor of
+:mod:`g2rpo.models.processor` (same text and image code, PIL image backend, no video processor).
+
+Deviation to know: the PIL and torchvision image backends resize with different kernels, so ``pixel_values`` can
+differ in the last bits between machines with and without torchvision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor, PreTrainedModel
+from transformers.utils import is_torchvision_available
+
+from g2rpo.models.processor import get_processor_class
+
+
+def load_processor(path: str | Path, *, min_pixels: int | None = None, max_pixels: int | None = None, **kwargs):
+    """The processor of checkpoint ``path`` (local directory or hub id).
+
+    ``min_pixels`` / ``max_pixels`` override the image processor's pixel bounds (each image is resized, aspect
+    ratio kept, so that ``min_pixels ≤ H·W ≤ max_pixels`` with ``H``, ``W`` multiples of ``patch·merge``).
+    ``kwargs`` go to ``from_pretrained`` (``revision``, ``local_files_only``, …).
+    """
+    model_type = AutoConfig.from_pretrained(str(path), **kwargs).model_type
+    if is_torchvision_available():
+        processor = AutoProcessor.from_pretrained(str(path), **kwargs)
+    else:
+        processor = get_processor_class(model_type).from_pretrained(str(path), **kwargs)
+    image_processor = processor.image_processor
+    if min_pixels is not None or max_pixels is not None:
+        lo = min_pixels if min_pixels is not None else image_processor.size.shortest_edge
+        hi = max_pixels if max_pixels is not None else image_processor.size.longest_edge
+        if not 0 < lo <= hi:
+            raise ValueError(f"pixel bounds must satisfy 0 < min_pixels <= max_pixels, got {lo} and {hi}")
+        image_processor.size = type(image_processor.size)(shortest_edge=lo, longest_edge=hi)
+    return processor
+
+
+def load_model_and_processor(
+    path: str | Path,
+    *,
+    dtype: str | torch.dtype | None = None,
+    device: str | torch.device | None = None,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    **kwargs,
+) -> tuple[PreTrainedModel, object]:
+    """Load ``(model, processor)`` from ``path``: a local checkpoint directory or a hub id.
+
+    ``dtype``: ``None`` keeps the checkpoint's own dtype (``"auto"``), else e.g. ``"bfloat16"`` /
+    ``torch.float32``. ``device``: where to move the model (``None`` leaves it on CPU; multi-GPU placement is
+    accelerate's job). ``min_pixels``/``max_pixels``: see :func:`load_processor`. ``kwargs`` go to both
+    ``from_pretrained`` calls. Nothing here downloads unless ``path`` is a hub id not in the local cache.
+    """
+    if isinstance(dtype, str) and dtype != "auto":
+        dtype = getattr(torch, dtype)
+    model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype or "auto", **kwargs)
+    if device is not None:
+        model = model.to(device)
+    processor = load_processor(path, min_pixels=min_pixels, max_pixels=max_pixels, **kwargs)
+    return model, processor
