@@ -34,7 +34,7 @@ def _messages(image, text="What colour is it?"):
 
 
 def test_checkpoint_files_and_stock_processor_class(tiny):
-    arch, path, model, processor = tiny
+    arch, path, _, _ = tiny
     names = {p.name for p in path.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "processor_config.json"} <= names
     assert json.loads((path / "config.json").read_text())["model_type"] == arch
@@ -45,7 +45,7 @@ def test_checkpoint_files_and_stock_processor_class(tiny):
 
 
 def test_reload_gives_the_built_weights(tiny, tmp_path):
-    arch, path, model, _ = tiny
+    arch, _, model, _ = tiny
     again, _ = load_model_and_processor(build_tiny(tmp_path / "again", arch=arch, seed=0))
     other, _ = load_model_and_processor(build_tiny(tmp_path / "other", arch=arch, seed=1))
     ref = model.state_dict()
@@ -99,14 +99,16 @@ def test_pixel_bounds_override(tiny):
     arch, path, _, _ = tiny
     factor = PATCH[arch] * 2
     processor = load_processor(path, min_pixels=factor * factor, max_pixels=factor * factor)
-    grid = processor.image_processor(images=[Image.new("RGB", (200, 200))], return_tensors="pt")["image_grid_thw"]
+    grid = processor.image_processor(images=[Image.new("RGB", (200, 200))], return_tensors="pt")[
+        "image_grid_thw"
+    ]
     assert grid.tolist() == [[1, 2, 2]]  # forced down to one merged token: 2×2 patches
     with pytest.raises(ValueError, match="min_pixels"):
         load_processor(path, min_pixels=100, max_pixels=10)
 
 
 def test_unknown_names_list_valid_ones(tmp_path):
-    with pytest.raises(KeyError, match="qwen2_5_vl, qwen3_vl|qwen3_vl, qwen2_5_vl"):
+    with pytest.raises(KeyError, match="valid archs: qwen3_vl, qwen2_5_vl"):
         build_tiny(tmp_path, arch="llava")
     with pytest.raises(KeyError, match="valid model types: qwen3_vl"):
         get_processor_class("llava")

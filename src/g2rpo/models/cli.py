@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "an image-only processor. Nothing is downloaded.",
     )
     tiny.add_argument("--out", required=True, help="output folder (created if needed)")
-    tiny.add_argument("--arch", default="qwen3_vl", choices=ARCH_NAMES, help="architecture (default qwen3_vl)")
+    tiny.add_argument(
+        "--arch", default="qwen3_vl", choices=ARCH_NAMES, help="architecture (default qwen3_vl)"
+    )
     tiny.add_argument("--seed", type=int, default=0, help="weight-initialisation seed (default 0)")
 
 

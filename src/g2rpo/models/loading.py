@@ -20,7 +20,9 @@ from transformers.utils import is_torchvision_available
 from g2rpo.models.processor import get_processor_class
 
 
-def load_processor(path: str | Path, *, min_pixels: int | None = None, max_pixels: int | None = None, **kwargs):
+def load_processor(
+    path: str | Path, *, min_pixels: int | None = None, max_pixels: int | None = None, **kwargs
+):
     """The processor of checkpoint ``path`` (local directory or hub id).
 
     ``min_pixels`` / ``max_pixels`` override the image processor's pixel bounds (each image is resized, aspect

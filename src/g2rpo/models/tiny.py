@@ -94,7 +94,11 @@ def _qwen2_5_vl(tok) -> tuple[PreTrainedModel, Qwen2VLImageProcessorPil]:
         text_config={
             **TEXT,
             **_text_ids(tok),
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [4, 2, 2]},
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 1_000_000.0,
+                "mrope_section": [4, 2, 2],
+            },
             "tie_word_embeddings": True,
         },
         vision_config={
