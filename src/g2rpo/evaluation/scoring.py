@@ -42,12 +42,11 @@ def _compute(metric: str, item: EvalItem, prediction: str, gold: Any, think_tag:
 
 
 def _choice(item: EvalItem, prediction: str, think_tag: str, metric: str = "multiple_choice") -> ItemScore:
-    """Option matching; an item without options is VLMEvalKit's MMMU open question: a 2-way MCQ
-    ``{A: gold, B: "Other Answers"}`` with gold ``A`` (``MMMU_preproc``)."""
+    """Option matching; an item without options is an MMMU open question, scored as VLMEvalKit's
+    ``MMMU_preproc`` does (metric ``mmmu_open``: a 2-way MCQ ``{A: gold, B: "Other Answers"}``)."""
     if item.options:
         return ItemScore(metric, _compute(metric, item, prediction, item.answer, think_tag, choices=dict(item.options)))
-    choices = {"A": item.answer, "B": "Other Answers"}
-    return ItemScore(metric, _compute(metric, item, prediction, "A", think_tag, choices=choices))
+    return ItemScore("mmmu_open", _compute("mmmu_open", item, prediction, item.answer, think_tag))
 
 
 def choice(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
@@ -70,15 +69,16 @@ def math(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
 
 
 def mathvista(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    """MathVista: the gold record is the item's ``question_type``, ``answer_type``, ``precision``, choices."""
+    """MathVista: the gold record is the item's ``question_type``, ``answer_type``, ``precision`` and
+    choices (option columns, or VLMEvalKit's ``choices`` list literal)."""
     choices = list(item.options.values()) or parse_list_field(item.fields.get("choices", "")) or []
+    precision = item.fields.get("precision", "").strip()
     gold = {
         "answer": item.answer,
-        "question_type": item.fields.get("question_type", "multi_choice" if choices else "free_form"),
-        "answer_type": item.fields.get("answer_type", "text" if choices else "float"),
-        "precision": item.fields.get("precision", ""),
+        "question_type": item.fields.get("question_type") or ("multi_choice" if choices else "free_form"),
+        "answer_type": item.fields.get("answer_type") or ("text" if choices else "float"),
+        "precision": int(float(precision)) if precision else None,
         "choices": choices,
-        "answer_option": item.fields.get("answer_option", ""),
     }
     return ItemScore("mathvista", _compute("mathvista", item, prediction, gold, think_tag))
 
@@ -92,21 +92,20 @@ def anls(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
 
 
 def ocrbench(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore(
-        "ocrbench", _compute("ocrbench", item, prediction, list(item.answers), think_tag, category=item.category)
-    )
+    """OCRBench: containment; the handwritten-math category compares with every space removed."""
+    hme = "handwritten mathematical expression" in item.category.lower()
+    return ItemScore("ocrbench", _compute("ocrbench", item, prediction, list(item.answers), think_tag, hme=hme))
 
 
 def charxiv(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore(
-        "charxiv", _compute("charxiv", item, prediction, item.answer, think_tag, inst_category=item.category)
-    )
+    """CharXiv reasoning: ``inst_category`` 1–4 selects text or number comparison (rule approximation)."""
+    category = item.category.strip()
+    inst = int(float(category)) if category.replace(".", "", 1).isdigit() else None
+    return ItemScore("charxiv", _compute("charxiv", item, prediction, item.answer, think_tag, inst_category=inst))
 
 
 def embspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore(
-        "embspatial", _compute("embspatial", item, prediction, item.answer, think_tag, choices=dict(item.options))
-    )
+    return ItemScore("embspatial_mcq", _compute("embspatial_mcq", item, prediction, item.answer, think_tag))
 
 
 def refspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
