@@ -177,12 +177,13 @@ class G2RPOConfig(GRPOConfig):
         return {name: getattr(self, name) for name in sorted(own)}
 
     def save_yaml(self, path: str | os.PathLike[str]) -> Path:
-        """Write every non-default-serialisable field as YAML, atomically; loadable with `--config`."""
+        """Write every field as YAML, atomically; loadable again with `g2rpo train --config`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {}
         for key, value in self.to_dict().items():
-            if key.startswith("_") or key in {"push_to_hub_token", "hub_token"}:
+            # generation_batch_size is derived from steps_per_generation in __post_init__ (TRL refuses both)
+            if key.startswith("_") or key in {"push_to_hub_token", "hub_token", "generation_batch_size"}:
                 continue
             data[key] = value
         tmp = path.with_name(f".{path.name}.tmp")
