@@ -26,79 +26,20 @@ from typing import Literal
 
 import torch
 
-from g2rpo.algo.segments import as_codes, sort_within_segments
+from g2rpo.algo.equal_groups import equal_group_layout, g2rpo_equal_groups
+from g2rpo.algo.quantiles import TIE_TOLERANCE, check_values, gaussianize_sorted, out_dtype, scatter_back
+from g2rpo.algo.segments import (
+    as_codes,
+    as_id_tensor,
+    order_by_code_then_value,
+    order_by_segment_then_value,
+    segment_starts,
+)
 
-TIE_TOLERANCE = 1e-9
-"""Relative/absolute tolerance under which two values count as tied (see module docstring)."""
+__all__ = ["STAGES", "TIE_TOLERANCE", "Stages", "g2rpo_advantages", "gaussianize"]
 
 Stages = Literal["group+task", "task", "group"]
 STAGES: tuple[str, ...] = ("group+task", "task", "group")
-
-
-def _check_values(values: torch.Tensor) -> torch.Tensor:
-    if values.dim() != 1:
-        raise ValueError(f"rewards must be a 1-D tensor of length N, got shape {tuple(values.shape)}")
-    x = values.to(torch.float64)
-    if torch.isnan(x).any():
-        raise ValueError(f"rewards contain NaN at positions {torch.nonzero(torch.isnan(x)).flatten()[:10].tolist()}")
-    return x
-
-
-def _prefix_table(sizes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Half-quantile prefix sums for every distinct segment size.
-
-    Returns ``(offset_by_size, prefix)`` where ``prefix[offset_by_size[n] + f] = C_n(f)`` for ``f = 0..⌊n/2⌋``
-    (``C_n(0) = 0`` is stored as a difference of equal entries, so it is exactly 0).
-    """
-    distinct = torch.unique(sizes)
-    row_len = distinct // 2 + 1
-    row_start = torch.cumsum(row_len, 0) - row_len
-    row = torch.repeat_interleave(torch.arange(distinct.numel()), row_len)
-    f = torch.arange(int(row_len.sum())) - row_start[row]
-    n = distinct[row].to(torch.float64)
-    q = torch.where(f >= 1, torch.special.ndtri((f.to(torch.float64) - 0.5) / n), torch.zeros_like(n))
-    prefix = torch.cumsum(q, 0)
-    offset_by_size = torch.full((int(distinct.max()) + 1,), -1, dtype=torch.int64)
-    offset_by_size[distinct] = row_start
-    return offset_by_size, prefix
-
-
-def _gaussianize_segments(x: torch.Tensor, codes: torch.Tensor, n_segments: int) -> torch.Tensor:
-    """The core map applied independently within every segment. ``x`` float64 (N,), ``codes`` (N,) dense."""
-    n_items = x.numel()
-    if n_items == 0:
-        return x.clone()
-    order = sort_within_segments(x, codes)
-    xs, cs = x[order], codes[order]
-
-    size = torch.bincount(codes, minlength=n_segments)
-    seg_start = torch.cumsum(size, 0) - size
-    position = torch.arange(n_items) - seg_start[cs] + 1  # 1-based rank k within the segment
-
-    new_segment = torch.ones(n_items, dtype=torch.bool)
-    new_segment[1:] = cs[1:] != cs[:-1]
-    gap = torch.zeros(n_items, dtype=torch.float64)
-    gap[1:] = xs[1:] - xs[:-1]
-    scale = torch.clamp(xs.abs(), min=1.0)
-    scale = torch.where(torch.isinf(scale), torch.ones_like(scale), scale)  # ±inf rank as extremes; inf − inf ties
-    distinct = gap > TIE_TOLERANCE * scale
-    block_start = new_segment | distinct
-    block = torch.cumsum(block_start.to(torch.int64), 0) - 1
-    first = position[block_start]  # i: first position of each tie block
-    last = torch.empty_like(first)  # j: last position of each tie block
-    last[:-1] = position[torch.nonzero(block_start).flatten()[1:] - 1]
-    last[-1] = position[-1]
-    n = size[cs[block_start]]
-
-    offset, prefix = _prefix_table(n)
-    row = offset[n]
-    upper = prefix[row + torch.minimum(last, n - last)]
-    lower = prefix[row + torch.minimum(first - 1, n - first + 1)]
-    block_mean = (upper - lower) / (last - first + 1).to(torch.float64)
-
-    out = torch.empty_like(x)
-    out[order] = block_mean[block]
-    return out
 
 
 def gaussianize(values: torch.Tensor) -> torch.Tensor:
@@ -112,13 +53,13 @@ def gaussianize(values: torch.Tensor) -> torch.Tensor:
     Returns:
         (N,) float tensor (the input's float dtype, float32 for integer input).
     """
-    x = _check_values(values)
-    out = _gaussianize_segments(x, torch.zeros_like(x, dtype=torch.int64), 1)
-    return out.to(_out_dtype(values))
-
-
-def _out_dtype(values: torch.Tensor) -> torch.dtype:
-    return values.dtype if values.is_floating_point() else torch.float32
+    x = check_values(values)
+    if x.numel() == 0:
+        return x.to(out_dtype(values))
+    xs, order = torch.sort(x)
+    new_segment = torch.zeros(x.numel(), dtype=torch.bool)
+    new_segment[0] = True
+    return scatter_back(gaussianize_sorted(xs, new_segment), order).to(out_dtype(values))
 
 
 def g2rpo_advantages(
@@ -138,6 +79,10 @@ def g2rpo_advantages(
     The scalar advantage is broadcast over the response's tokens by the caller. For data-parallel training,
     call it on the batch gathered from all ranks (the task stage needs every rank's values) and keep the slice.
 
+    Cost: O(N log N), no Python loop per group or task. When every group has G ≤ 256 rollouts (the usual
+    B × G batch) it takes one sort of the N ids and one batched (B, G) sort; stage 2 is a histogram
+    (:mod:`g2rpo.algo.equal_groups`). Otherwise two sorts per stage.
+
     Args:
         rewards: (N,) float rewards, no NaN.
         group_ids: (N,) int64 ids (any values, any order, groups need not be contiguous) or hashable keys.
@@ -149,21 +94,46 @@ def g2rpo_advantages(
     """
     if stages not in STAGES:
         raise ValueError(f"unknown stages {stages!r}; valid: {', '.join(STAGES)}")
-    x = _check_values(rewards)
+    x = check_values(rewards)
     n_items = x.numel()
-    groups, group_keys = as_codes(group_ids, length=n_items)
-    tasks, task_keys = as_codes(task_ids, length=n_items)
-    if stages != "task" and n_items:
-        _check_groups_within_tasks(groups, tasks, len(group_keys), len(task_keys), group_keys)
-        x = _gaussianize_segments(x, groups, len(group_keys))
-    if stages != "group":
-        x = _gaussianize_segments(x, tasks, len(task_keys))
-    return x.to(_out_dtype(rewards))
+    if n_items == 0:
+        return x.to(out_dtype(rewards))
+    tasks = as_id_tensor(task_ids, length=n_items)
+    if stages == "task":
+        codes, keys = as_codes(tasks)
+        return _gaussianize_by_code(x, codes, len(keys)).to(out_dtype(rewards))
+
+    groups = as_id_tensor(group_ids, length=n_items)
+    layout = equal_group_layout(x, groups)
+    if layout is not None:
+        fast = g2rpo_equal_groups(layout, groups, tasks, stages)
+        if fast is not None:
+            return fast.to(out_dtype(rewards))
+    return _generic_advantages(x, groups, tasks, stages).to(out_dtype(rewards))
 
 
-def _check_groups_within_tasks(groups, tasks, n_groups, n_tasks, group_keys) -> None:
-    pairs = torch.unique(groups * n_tasks + tasks)
-    if pairs.numel() != n_groups:
-        counts = torch.bincount(pairs // n_tasks, minlength=n_groups)
-        bad = [group_keys[g] for g in torch.nonzero(counts > 1).flatten()[:5].tolist()]
+def _generic_advantages(x: torch.Tensor, groups: torch.Tensor, tasks: torch.Tensor, stages: Stages) -> torch.Tensor:
+    """Both stages for any group sizes: two sorts per stage (float64 in, float64 out, original order)."""
+    order = order_by_segment_then_value(x, groups)
+    new_group = segment_starts(groups.index_select(0, order))
+    stage1 = scatter_back(gaussianize_sorted(x.index_select(0, order), new_group), order)
+    if stages == "group":
+        return stage1
+
+    # Task codes from one entry per group (B values, not N): a group belongs to one task.
+    tasks_sorted = tasks.index_select(0, order)
+    group_task = tasks_sorted[new_group]
+    group_of_item = torch.cumsum(new_group, 0) - 1
+    if not torch.equal(tasks_sorted, group_task.index_select(0, group_of_item)):
+        mixed = tasks_sorted != group_task.index_select(0, group_of_item)
+        bad = groups.index_select(0, order)[mixed][:5].tolist()
         raise ValueError(f"group(s) {bad} span more than one task: every response of a group must share its task id")
+    unique_tasks, group_code = torch.unique(group_task, return_inverse=True)
+    codes = scatter_back(group_code.index_select(0, group_of_item), order)
+    return _gaussianize_by_code(stage1, codes, unique_tasks.numel())
+
+
+def _gaussianize_by_code(x: torch.Tensor, codes: torch.Tensor, n_segments: int) -> torch.Tensor:
+    order = order_by_code_then_value(x, codes, n_segments)
+    xs = x.index_select(0, order)
+    return scatter_back(gaussianize_sorted(xs, segment_starts(codes.index_select(0, order))), order)
