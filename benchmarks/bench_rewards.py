@@ -1,0 +1,154 @@
+"""Reward scoring throughput: 4,096 mixed responses (512 prompts × 8 rollouts), sequential vs the pool.
+
+Run: ``.venv/bin/python benchmarks/bench_rewards.py [--prompts 512] [--group 8] [--workers 2]``.
+
+The batch is generated here (seeded): every prompt has one problem type (the seven verifiers in turn), a gold,
+and 8 responses of realistic shape — a ``<thinking>`` chain whose length follows the task (short for grounding
+and OCR, long for math and general VQA) and an answer that is right, nearly right, wrong, badly formatted or
+missing its tags. Both paths score the identical batch in one run; the pool is timed warm (workers started
+and used once before), as it runs in training, and its start-up is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+from collections import Counter
+
+from g2rpo.rewards import BatchScorer
+
+_VOCABULARY = (
+    "the image shows a red car next to two people so we count objects left right above below first then "
+    "compare values axis chart bar line label legend total difference ratio angle triangle side area "
+    "therefore answer option seems likely because region text line word number value estimate step check"
+)
+WORDS = _VOCABULARY.split(" ")
+
+# Reasoning length (words) per problem type: roughly the paper's observed lengths, in words.
+THINK_WORDS = {"multiple choice": 250, "numerical": 200, "regression": 150, "math": 350, "ocr": 20,
+               "spatial grounding": 30, "open-ended": 120}
+
+
+def _think(rng: random.Random, problem_type: str) -> str:
+    n = max(5, int(rng.gauss(THINK_WORDS[problem_type], THINK_WORDS[problem_type] / 3)))
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _case(rng: random.Random, problem_type: str) -> tuple[str, list[str], dict]:
+    """A gold answer and 8 candidate answers (some right, some wrong) for one prompt."""
+    options: dict = {}
+    if problem_type == "multiple choice":
+        choices = ["a red car", "a blue bus", "two people", "a dog", "nothing"]
+        gold = rng.choice("ABCDE")
+        text = choices["ABCDE".index(gold)]
+        answers = [gold, f"({gold})", f"{gold}. {text}", text, rng.choice("ABCDE"), "(C) two people",
+                   "The answer is " + rng.choice("ABCDE"), "none of these"]
+        options = {"choices": choices}
+    elif problem_type == "numerical":
+        g = round(rng.uniform(0, 5000), rng.choice([0, 1, 2]))
+        gold = str(g)
+        answers = [f"{g:,}", f"{g} cm", str(round(g + 1, 2)), str(g * 10), "about " + gold, gold, f"${g}", "n/a"]
+    elif problem_type == "regression":
+        g = round(rng.uniform(0.5, 30), 1)
+        gold = str(g)
+        answers = [str(round(g * rng.uniform(0.4, 1.6), 2)) for _ in range(6)] + [gold, "unknown"]
+    elif problem_type == "math":
+        a, b = rng.randint(1, 9), rng.randint(2, 9)
+        gold = rng.choice([f"\\frac{{{a}}}{{{b}}}", f"{a}\\sqrt{{{b}}}", f"x^{{2}}+{a}x+{b}", f"\\{{{a},{b}\\}}"])
+        answers = [f"${gold}$", gold, f"\\boxed{{{gold}}}", f"${a + 1}/{b}$", str(round(a / b, 4)),
+                   f"${b}\\sqrt{{{a}}}$", "x = " + str(a), f"({a}, {b}]"]
+    elif problem_type == "ocr":
+        words = [rng.choice(WORDS).upper() for _ in range(rng.randint(1, 6))]
+        gold = " ".join(words)
+        answers = [gold, gold.lower(), " ".join(words[:-1]), gold + " X", " ".join(reversed(words)),
+                   gold, "UNREADABLE", ""]
+    elif problem_type == "spatial grounding":
+        x, y = rng.randint(0, 600), rng.randint(0, 600)
+        w, h = rng.randint(20, 400), rng.randint(20, 400)
+        gold = f'{{"boxes": [{x}, {y}, {x + w}, {y + h}]}}'
+        answers = []
+        for _ in range(6):
+            dx, dy = rng.randint(-50, 50), rng.randint(-50, 50)
+            answers.append(f'{{"boxes": [{x + dx}, {y + dy}, {x + w + dx}, {y + h + dy}]}}')
+        answers += [f'[{{"bbox_2d": [{x}, {y}, {x + w}, {y + h}]}}]', f'{{"boxes": [{x + w}, {y + h}, {x}, {y}]}}']
+    else:  # open-ended
+        gold = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30)))
+        answers = [gold, " ".join(rng.sample(gold.split(), k=len(gold.split()))),
+                   *(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40))) for _ in range(5)), ""]
+    rng.shuffle(answers)
+    return gold, answers, options
+
+
+def make_batch(n_prompts: int, group: int, seed: int = 0):
+    """``n_prompts × group`` responses with their golds, problem types and verifier options."""
+    rng = random.Random(seed)
+    types = list(THINK_WORDS)
+    responses, golds, problem_types, options = [], [], [], []
+    for p in range(n_prompts):
+        problem_type = types[p % len(types)]
+        gold, answers, opts = _case(rng, problem_type)
+        for k in range(group):
+            answer = answers[k % len(answers)]
+            think = _think(rng, problem_type)
+            style = rng.random()
+            if style < 0.8:
+                response = f"<thinking>{think}</thinking>\n<answer>{answer}</answer>"
+            elif style < 0.9:
+                response = f"<think>{think}</think>\n<answer>{answer}</answer>"  # wrong think tag
+            else:
+                response = f"{think} So the answer is {answer}."  # no tags: graded whole
+            responses.append(response)
+            golds.append(gold)
+            problem_types.append(problem_type)
+            options.append(opts or None)
+    return responses, golds, problem_types, options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=512)
+    parser.add_argument("--group", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="pool size (the issue's target is on 2 cores)")
+    parser.add_argument("--timeout", type=float, default=5.0)
+    args = parser.parse_args()
+
+    responses, golds, types, options = make_batch(args.prompts, args.group)
+    n = len(responses)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"machine: {cores} usable cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)")
+    print(f"batch: {n} responses ({args.prompts} prompts × {args.group}); "
+          f"problem types: {dict(Counter(types))}")
+
+    with BatchScorer(max_workers=0) as sequential:
+        sequential.score(responses[:64], golds[:64], types[:64], verifier_options=options[:64])  # imports
+        start = time.perf_counter()
+        expected = sequential.score(responses, golds, types, verifier_options=options)
+        t_seq = time.perf_counter() - start
+
+    start = time.perf_counter()
+    with BatchScorer(max_workers=args.workers, timeout_s=args.timeout) as pool:
+        pool.score(responses[:64], golds[:64], types[:64], verifier_options=options[:64])
+        t_start = time.perf_counter() - start
+        start = time.perf_counter()
+        result = pool.score(responses, golds, types, verifier_options=options)
+        t_pool = time.perf_counter() - start
+        n_timeouts = pool.n_timeouts
+
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    mismatches = sum(
+        a != b for a, b, cut in zip(expected.breakdowns, result.breakdowns, result.timed_out, strict=True) if not cut
+    )
+    mean_overall = sum(b.overall for b in result.breakdowns) / n
+    print(f"{'path':<28}{'seconds':>10}{'responses/s':>14}")
+    print(f"{'sequential (1 process)':<28}{t_seq:>10.2f}{n / t_seq:>14.0f}")
+    print(f"{f'pool ({args.workers} workers, warm)':<28}{t_pool:>10.2f}{n / t_pool:>14.0f}")
+    print(f"pool / sequential throughput: {t_seq / t_pool:.2f}×   (pool start-up and warm-up: {t_start:.2f} s)")
+    print(f"timeouts: {n_timeouts}; pool vs sequential disagreements on non-timed-out items: {mismatches}; "
+          f"mean overall reward {mean_overall:.3f}; load average at the end {load_end:.1f}")
+
+
+if __name__ == "__main__":
+    main()
