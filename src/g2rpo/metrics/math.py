@@ -20,6 +20,7 @@ __all__ = [
     "math_equiv_unlimited",
     "numbers_equal",
     "numeric",
+    "warm_up",
 ]
 
 MAX_MATH_CHARS = 4096
@@ -95,6 +96,22 @@ def math_equiv_unlimited(pred: str, gold: str, wrap_bare_latex: bool = True) -> 
         return 0.0
 
 
+_WARM = False
+
+
+def warm_up() -> None:
+    """Import math-verify and build its parsers once, outside any time limit.
+
+    A time limit that expires during the first, lazy initialisation would leave half-initialised module state
+    behind and make every later call in the process fail; :func:`math_equiv` therefore warms up first.
+    """
+    global _WARM
+    if not _WARM:
+        math_equiv_unlimited("$\\frac{1}{2}$", "0.5")
+        math_equiv_unlimited("$\\{1, 2\\}$", "$x = 2$")
+        _WARM = True
+
+
 def math_equiv(
     pred: str,
     gold: str,
@@ -118,4 +135,5 @@ def math_equiv(
     """
     if not isinstance(pred, str) or not isinstance(gold, str):
         raise TypeError("math_equiv expects str prediction and gold")
+    warm_up()
     return call_with_time_limit("math_equiv", [pred, gold, wrap_bare_latex], timeout_s, default=0.0)

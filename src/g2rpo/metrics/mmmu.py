@@ -72,7 +72,7 @@ def parse_mmmu_multi_choice(response: str, choices: Mapping[str, str]) -> str | 
     return candidates[positions.index(max(positions))]
 
 
-def mmmu_official_mc(pred: str, gold: str, *, choices: Choices) -> float:
+def mmmu_official_mc(pred: str, gold: str, *, choices: Choices = None) -> float:
     """Official MMMU multiple-choice score: :func:`parse_mmmu_multi_choice` equals the gold letter."""
     if choices is None:
         raise ValueError("mmmu_official_mc needs choices (option letter → text, or a list of option texts)")
@@ -82,8 +82,10 @@ def mmmu_official_mc(pred: str, gold: str, *, choices: Choices) -> float:
 
 
 _COMMA_NUMBER = re.compile(r"-?\b\d{1,3}(?:,\d{3})+\b")
-_SCIENTIFIC = re.compile(r"-?\d+(?:\.\d+)?[eE][+-]?\d+")
-_SIMPLE = re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+)(?![eE][+-]?\d+)(?![,\d])")
+# The official patterns, with (?<!\d) before digit runs: a match can only start where a run starts, which gives
+# the same matches without the quadratic rescans of long digit runs from every position inside them.
+_SCIENTIFIC = re.compile(r"-?(?<!\d)\d+(?:\.\d+)?[eE][+-]?\d+")
+_SIMPLE = re.compile(r"-?(?:(?<!\d)\d+\.\d+|\.\d+|(?<!\d)\d+)(?![eE][+-]?\d+)(?![,\d])")
 _INDICATORS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "answer ", "result ")
 
 

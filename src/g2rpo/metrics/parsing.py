@@ -11,6 +11,7 @@ import ast
 import json
 import math
 import re
+import warnings
 from typing import Any
 
 __all__ = [
@@ -26,7 +27,7 @@ MAX_STRUCTURED_CHARS = 100_000
 """Longest text given to ``json.loads`` / ``ast.literal_eval``. No real answer is longer; a longer text
 (e.g. JSON with a million boxes) is treated as unparseable, which keeps every metric fast."""
 
-_FENCE = re.compile(r"```[A-Za-z0-9_+\-]*[ \t]*\n?(.*?)```", re.DOTALL)
+_FENCE_HEADER = re.compile(r"[A-Za-z0-9_+\-]*[ \t]*\n?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _CURRENCY = "$€£¥₹"
 _UNIT_TAIL = re.compile(r"\s*(?:[%°℃℉]|[A-Za-zµμ²³/.\s^{}\\]{1,24})\s*\Z")
@@ -89,11 +90,16 @@ def find_numbers(text: str, limit: int = 10_000) -> list[float]:
 
 
 def strip_code_fence(text: str) -> str:
-    """The content of the first markdown code fence (```` ```json … ``` ````), else the text unchanged."""
-    if "```" not in text:
+    """The content of the first markdown code fence (```` ```json … ``` ````), else the text unchanged.
+
+    Same result as ``re.search(r"```[A-Za-z0-9_+-]*[ \\t]*\\n?(.*?)```", text, re.DOTALL)``, in linear time.
+    """
+    start = text.find("```")
+    if start < 0:
         return text
-    match = _FENCE.search(text)
-    return match.group(1) if match else text
+    i = _FENCE_HEADER.match(text, start + 3).end()  # type: ignore[union-attr]
+    end = text.find("```", i)
+    return text[i:end] if end >= 0 else text
 
 
 def load_structured(text: str, *, max_chars: int = MAX_STRUCTURED_CHARS) -> Any | None:
@@ -112,6 +118,8 @@ def load_structured(text: str, *, max_chars: int = MAX_STRUCTURED_CHARS) -> Any 
     except (ValueError, RecursionError, MemoryError, TypeError):
         pass
     try:
-        return ast.literal_eval(s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. SyntaxWarning "invalid decimal literal" from the compiler
+            return ast.literal_eval(s)
     except Exception:  # literal_eval raises many types on garbage; a parser must not
         return None

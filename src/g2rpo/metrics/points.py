@@ -53,8 +53,8 @@ def scale_point(
     return (x / float(image_size[0]), y / float(image_size[1]))
 
 
-def _pair(value: Any) -> tuple[float, float] | None:
-    if isinstance(value, list | tuple) and len(value) == 2:
+def _pair(value: Any, *, allow_tuple: bool = True) -> tuple[float, float] | None:
+    if isinstance(value, list | tuple if allow_tuple else list) and len(value) == 2:
         a, b = value
         if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b)):
             return (float(a), float(b))
@@ -72,7 +72,7 @@ def _collect(obj: Any, out: list[tuple[float, float]], depth: int = 0) -> None:
                     out.append(pair)
                 return
         return
-    pair = _pair(obj)
+    pair = _pair(obj, allow_tuple=False)  # a tuple is left to the free-text rule, as in the reference
     if pair is not None:
         out.append(pair)
         return
@@ -85,8 +85,8 @@ def parse_points(text: str, *, image_size: tuple[float, float] | None = None) ->
     """Points of an answer, VLMEvalKit ``Point2DParser`` rules.
 
     1. Strip a markdown fence; ``json.loads``, else ``ast.literal_eval``; collect ``point_2d`` (or
-       ``point``) ``[x, y]`` values of a dict or a list of dicts (extension: bare ``[x, y]`` pairs and lists
-       of pairs are accepted too); scale each with :func:`scale_point`.
+       ``point``) ``[x, y]`` values of a dict or a list of dicts (extension: bare JSON ``[x, y]`` pairs and
+       lists of them are accepted too); scale each with :func:`scale_point`.
     2. Otherwise free text: ``(x0, y0, x1, y1)`` boxes (every pixel a point) and ``(x, y)`` tuples, scaled
        with ``m ≤ 1.5`` → unit, else pixels (no 0–1000 rule in free text).
 

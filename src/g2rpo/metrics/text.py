@@ -32,14 +32,16 @@ def _normalize_anls(text: str) -> str:
     return " ".join(text.strip().lower().split())
 
 
-def anls_single(pred: str, gold: str) -> float:
+def anls_single(pred: str, gold: str, *, threshold: float = 0.0) -> float:
     """``1 − NL`` for one gold: ``NL = Levenshtein(norm(gold), norm(pred)) / max(len(gold), len(pred))`` where
     ``norm`` lower-cases, strips and collapses whitespace and the lengths are of the RAW strings (0 if both
-    are empty). No threshold here."""
+    are empty). Values below ``threshold`` may be returned as any value below it (the distance computation
+    stops early); the threshold itself is not applied here."""
     length = max(len(gold), len(pred))
     if length == 0:
         return 1.0
-    distance = Levenshtein.distance(_normalize_anls(gold), _normalize_anls(pred))
+    cutoff = int((1.0 - threshold) * length) + 1
+    distance = Levenshtein.distance(_normalize_anls(gold), _normalize_anls(pred), score_cutoff=cutoff)
     return 1.0 - distance / length
 
 
@@ -51,7 +53,7 @@ def anls(pred: str, gold: str | Sequence[str], *, threshold: float = 0.5) -> flo
     whitespace-insensitive; punctuation-, currency- and thousands-separator-sensitive; the denominator uses the
     raw lengths (surrounding spaces of an unstripped prediction raise it). Range [0, 1].
     """
-    best = max(anls_single(pred, g) for g in as_golds(gold))
+    best = max(anls_single(pred, g, threshold=threshold) for g in as_golds(gold))
     return best if best >= threshold else 0.0
 
 

@@ -11,7 +11,7 @@ Two mechanisms, chosen per call by :func:`call_with_time_limit`:
   if the worker does not answer within the limit plus a 1 s grace it is killed (this also bounds hangs inside C
   code that a signal cannot interrupt) and a fresh one starts on the next call. Calls from several threads are
   serialised. Starting the worker (importing sympy) takes a few seconds once; that start is not charged to the
-  call's limit. Only functions registered in :data:`SANDBOXED` can run there, with JSON-encodable arguments.
+  call's limit. A module of a sandboxed function may define ``warm_up()``; it runs before the worker is ready. Only functions registered in :data:`SANDBOXED` can run there, with JSON-encodable arguments.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ __all__ = ["SANDBOXED", "ScoringTimeout", "call_with_time_limit", "signals_avail
 
 SANDBOXED: dict[str, str] = {"math_equiv": "g2rpo.metrics.math:math_equiv_unlimited"}
 """Functions the worker process may run: name → ``module:function``."""
-
-WARMUP: dict[str, list[Any]] = {"math_equiv": ["$1/2$", "0.5"]}
-"""A cheap call per sandboxed function, run before the worker reports ready (imports sympy)."""
 
 _REFIRE_S = 0.05
 _WORKER_START_S = 120.0
@@ -160,8 +157,10 @@ def call_with_time_limit(name: str, args: list[Any], timeout_s: float, default: 
 
 def _serve() -> None:
     """Worker loop: one JSON request per line in, one JSON reply per line out."""
-    for name in SANDBOXED:
-        _resolve(name)(*WARMUP.get(name, []))  # import heavy dependencies before announcing readiness
+    for path in SANDBOXED.values():
+        module = importlib.import_module(path.split(":")[0])
+        if hasattr(module, "warm_up"):
+            module.warm_up()  # import heavy dependencies and build parsers before announcing readiness
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
