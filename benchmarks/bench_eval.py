@@ -5,7 +5,7 @@ length each) and times ``HFBackend.generate`` on the whole set in batches of ``-
 in the same run, after a warm-up. Prints items/s of both and their ratio. Also checks that greedy outputs
 agree between the two (left padding must not change what the model writes).
 
-    .venv/bin/python benchmarks/bench_eval.py [--items 16] [--batch-size 8] [--max-new-tokens 32]
+    .venv/bin/python benchmarks/bench_eval.py [--items 16] [--batch-size 8] [--max-new-tokens 16]
 """
 
 from __future__ import annotations

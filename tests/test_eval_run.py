@@ -163,6 +163,12 @@ def test_score_command_writes_summary_and_report(tmp_path: Path, capsys: pytest.
     assert "(1/3)" in md
     html = (tmp_path / "o" / "report.html").read_text()
     assert "data:image/png;base64," in html and "<table>" in html
+    # a second benchmark scored into the same directory joins the summary and the report
+    path2, _ = write_benchmark(tmp_path, "MMStar", predictions=True)
+    assert cli_score.main(argparse.Namespace(**{**vars(args), "benchmark": "MMStar", "predictions": str(path2)})) == 0
+    assert set(json.loads((tmp_path / "o" / "summary.json").read_text())) == {"OCRBench", "MMStar"}
+    md = (tmp_path / "o" / "report.md").read_text()
+    assert "| General VQA | MMStar | accuracy | 50.0 | 73.8 | -23.8 |" in md and "| Document | OCRBench |" in md
     bad = argparse.Namespace(**{**vars(args), "benchmark": "OCRBenchh"})
     assert cli_score.main(bad) == 2
     assert "unknown benchmark 'OCRBenchh'" in capsys.readouterr().err

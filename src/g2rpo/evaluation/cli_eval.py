@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     from g2rpo.evaluation.records import DataFormatError
     from g2rpo.evaluation.registry import resolve_benchmark
     from g2rpo.evaluation.report import build_report, load_baselines, write_report
-    from g2rpo.evaluation.runner import run_benchmark, update_summary
+    from g2rpo.evaluation.runner import load_run_dir, run_benchmark, update_summary
 
     console = Console(stderr=True)
     try:
@@ -69,9 +69,8 @@ def main(args: argparse.Namespace) -> int:
                 console.print(f"[red]error:[/red] {ref.name}: {err}")
                 return 2
             update_summary(out / "summary.json", [runs[ref.name].result])
-    results = {n: r.result for n, r in runs.items()}
-    print_results(results)
-    report = build_report(results, {n: r.items for n, r in runs.items()}, baselines, title=f"g2rpo eval: {args.model}")
-    written = write_report(out, report)
+    print_results({n: r.result for n, r in runs.items()})
+    results, items = load_run_dir(out)  # the report covers every benchmark evaluated into this directory
+    written = write_report(out, build_report(results, items, baselines, title=f"g2rpo eval: {args.model}"))
     print(f"summary: {out / 'summary.json'}; report: {', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0

@@ -15,7 +15,11 @@ HELP = "score a predictions file (benchmark columns + 'prediction'; TSV, XLSX or
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--benchmark", required=True, help="benchmark name, e.g. MMBench_DEV_EN or RefCOCO_testA")
     parser.add_argument("--predictions", required=True, help="TSV/XLSX/JSONL file with the benchmark columns + prediction")
-    parser.add_argument("--out", default=None, help="directory for summary.json and the report (default: beside the file)")
+    parser.add_argument(
+        "--out", default=None,
+        help="directory for summary.json, <benchmark>/scores.jsonl and the report (default: beside the file); "
+        "the report covers every benchmark scored into it",
+    )
     parser.add_argument("--think-tag", default="thinking", help="reasoning tag of the responses")
     parser.add_argument("--baseline", action="append", default=[], help="results file to compare with (PATH or PATH:MODEL)")
 
@@ -38,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from g2rpo.evaluation.records import DataFormatError
     from g2rpo.evaluation.registry import resolve_benchmark
     from g2rpo.evaluation.report import build_report, load_baselines, write_report
-    from g2rpo.evaluation.runner import score_predictions, update_summary
+    from g2rpo.evaluation.runner import load_run_dir, score_predictions, update_summary, write_scores
 
     try:
         ref = resolve_benchmark(args.benchmark)
@@ -48,8 +52,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(args.predictions).parent
+    write_scores(out / ref.name, run)
     update_summary(out / "summary.json", [run.result])
     print_results({ref.name: run.result})
-    write_report(out, build_report({ref.name: run.result}, {ref.name: run.items}, baselines, title=f"g2rpo score: {ref.name}"))
-    print(f"summary: {out / 'summary.json'}", file=sys.stderr)
+    results, items = load_run_dir(out)  # the report covers every benchmark scored into this directory
+    written = write_report(out, build_report(results, items, baselines, title=f"g2rpo score: {out}"))
+    print(f"summary: {out / 'summary.json'}; report: {', '.join(str(p) for p in written)}", file=sys.stderr)
     return 0

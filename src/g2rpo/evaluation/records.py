@@ -91,11 +91,15 @@ class ScoredItem:
     split: str = ""
     n_tokens: int | None = None
     extras: Mapping[str, float] = field(default_factory=dict)
+    n_chars: int | None = None
+    """Response length in characters (``None`` → ``len(prediction)``; set when the text is not kept)."""
 
     @property
     def length(self) -> int:
         """Response length: tokens when known, else characters."""
-        return self.n_tokens if self.n_tokens is not None else len(self.prediction)
+        if self.n_tokens is not None:
+            return self.n_tokens
+        return self.n_chars if self.n_chars is not None else len(self.prediction)
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,20 @@ class BenchmarkResult:
     def value(self) -> float:
         """The headline number."""
         return self.metrics[self.primary]
+
+    @classmethod
+    def from_dict(cls, benchmark: str, data: Mapping[str, Any]) -> BenchmarkResult:
+        """Inverse of :meth:`to_dict` (values as rounded there)."""
+        reserved = {"primary", "n_items", "per_split", "per_category", "notes"}
+        return cls(
+            benchmark,
+            str(data["primary"]),
+            {k: float(v) for k, v in data.items() if k not in reserved},
+            int(data.get("n_items", 0)),
+            per_split=data.get("per_split", {}),
+            per_category=data.get("per_category", {}),
+            notes=tuple(data.get("notes", ())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The ``summary.json`` entry: metric name → value, plus ``primary``, ``n_items``, splits, categories."""

@@ -26,11 +26,14 @@ from g2rpo.evaluation.scoring import score_item
 
 __all__ = [
     "BenchmarkRun",
+    "load_run_dir",
+    "load_scores",
     "make_request",
     "prompt_version",
     "run_benchmark",
     "score_predictions",
     "update_summary",
+    "write_scores",
 ]
 
 
@@ -69,8 +72,8 @@ def _score_all(ref: BenchmarkRef, items: Sequence[EvalItem], generations: dict[s
     return BenchmarkRun(result, scored)
 
 
-def _write_outputs(directory: Path, items: Sequence[EvalItem], run: BenchmarkRun) -> None:
-    """``scores.jsonl`` (per item) and ``predictions.tsv`` (VLMEvalKit layout, images left out)."""
+def write_scores(directory: Path, run: BenchmarkRun) -> None:
+    """``<directory>/scores.jsonl``: per-item score, extracted answer, category, split and lengths (atomic)."""
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         json.dumps(
@@ -81,7 +84,7 @@ def _write_outputs(directory: Path, items: Sequence[EvalItem], run: BenchmarkRun
                 "category": s.category,
                 "split": s.split,
                 "n_tokens": s.n_tokens,
-                "length": s.length,
+                "n_chars": len(s.prediction),
                 **dict(s.extras),
             },
             ensure_ascii=False,
@@ -91,6 +94,23 @@ def _write_outputs(directory: Path, items: Sequence[EvalItem], run: BenchmarkRun
     tmp = directory / ".scores.jsonl.tmp"
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(directory / "scores.jsonl")
+
+
+def load_scores(path: str | Path) -> list[ScoredItem]:
+    """Read a ``scores.jsonl`` back (predictions are not kept there: ``n_chars`` carries their length)."""
+    items = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            extras = {"iou": d["iou"]} if "iou" in d else {}
+            items.append(ScoredItem(str(d["index"]), "", d.get("extracted", ""), float(d["score"]), d.get("category", ""),
+                                    d.get("split", ""), d.get("n_tokens"), extras, d.get("n_chars")))
+    return items
+
+
+def _write_outputs(directory: Path, items: Sequence[EvalItem], run: BenchmarkRun) -> None:
+    """``scores.jsonl`` (per item) and ``predictions.tsv`` (VLMEvalKit layout, images left out)."""
+    write_scores(directory, run)
     columns: dict[str, None] = {}
     rows = []
     for item, scored in zip(items, run.items, strict=True):
@@ -172,3 +192,16 @@ def update_summary(path: str | Path, results: Sequence[BenchmarkResult]) -> dict
         summary[result.benchmark] = result.to_dict()
     write_json_atomic(path, summary)
     return summary
+
+
+def load_run_dir(out_dir: str | Path) -> tuple[dict[str, BenchmarkResult], dict[str, list[ScoredItem]]]:
+    """Every benchmark recorded in ``<out_dir>/summary.json`` with its per-item scores (when present):
+    reports cover everything evaluated or scored into one directory, across invocations."""
+    out = Path(out_dir)
+    summary_path = out / "summary.json"
+    if not summary_path.exists():
+        return {}, {}
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    results = {name: BenchmarkResult.from_dict(name, d) for name, d in summary.items()}
+    items = {name: load_scores(out / name / "scores.jsonl") for name in results if (out / name / "scores.jsonl").exists()}
+    return results, items
