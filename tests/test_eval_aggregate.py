@@ -41,9 +41,13 @@ def test_ocrbench_sum_out_of_1000() -> None:
     # 1000 items, 911 right → 911 points (the paper's OCRBench number), 91.1 %
     items = [item(str(i), 1.0 if i < 911 else 0.0, category="A" if i % 2 else "B") for i in range(1000)]
     result = aggregate("sum", "OCRBench", items, "score")
-    assert result.value == 911.0
+    assert result.value == pytest.approx(911.0)
+    assert result.metrics["points"] == 911.0
     assert result.metrics["accuracy"] == pytest.approx(91.1)
-    assert result.per_category["A"]["score"] + result.per_category["B"]["score"] == 911.0
+    assert result.per_category["A"]["points"] + result.per_category["B"]["points"] == 911.0
+    # a 3-item subset with 2 right stays on the 1000-item scale: 1000 · 2/3; raw points 2
+    subset = aggregate("sum", "OCRBench", [item("1", 1), item("2", 0), item("3", 1)], "score")
+    assert subset.value == pytest.approx(2000 / 3) and subset.metrics["points"] == 2.0
 
 
 def test_split_mean_refcoco() -> None:

@@ -175,7 +175,7 @@ def ocrbench() -> tuple[Rows, float]:
         dict(index="2", question="Q-2", answer="['hello']", category="Regular Text Recognition", image=img, prediction=ans("world")),  # 0
         dict(index="3", question="Q-3", answer="['x^{2}']", category=hme, image=img, prediction=ans("x ^ { 2 }")),  # spaces removed → 1
     ]
-    return rows, 2.0  # points: 1 + 0 + 1
+    return rows, 1000 * 2 / 3  # 2 of 3 right, on OCRBench's 1000-item scale (raw points 2)
 
 
 def embspatial() -> tuple[Rows, float]:
@@ -203,6 +203,14 @@ def robospatial() -> tuple[Rows, float]:
         dict(index="4", question="Q-4", answer=square, category="context", image=img, prediction=ans('[{"point_2d": [800, 800]}]')),  # outside → 0
     ]
     return rows, 50.0
+
+
+def refcocog() -> tuple[Rows, float]:
+    """RefCOCOg has splits val and test: the RefCOCO rows with testA/testB renamed to test."""
+    rows, _ = refcoco()
+    for r in rows:
+        r["split"] = "test" if r["split"].startswith("test") else r["split"]
+    return rows, (50.0 + 100.0 / 3) / 2  # val 1/2, test 1/3 (rows 3 hit, 4 and 5 miss)
 
 
 def refcoco() -> tuple[Rows, float]:
@@ -236,7 +244,7 @@ SYNTH: dict[str, Callable[[], tuple[Rows, float]]] = {
     "RoboSpatialHome": robospatial,
     "RefCOCO": refcoco,
     "RefCOCO+": refcoco,
-    "RefCOCOg": refcoco,
+    "RefCOCOg": refcocog,
 }
 
 
@@ -297,7 +305,8 @@ def test_breakdowns_hand_derived(tmp_path: Path) -> None:
     path, _ = write_benchmark(tmp_path, "OCRBench", predictions=True)
     ocr = score_predictions(resolve_benchmark("OCRBench"), path).result
     assert ocr.metrics["accuracy"] == pytest.approx(200 / 3)
-    assert ocr.per_category["Regular Text Recognition"]["score"] == 1.0
+    assert ocr.metrics["points"] == 2.0
+    assert ocr.per_category["Regular Text Recognition"]["points"] == 1.0
     path, _ = write_benchmark(tmp_path, "RefSpatial", predictions=True)
     ref = score_predictions(resolve_benchmark("RefSpatial"), path).result
     assert ref.per_category["location"]["accuracy"] == 75.0

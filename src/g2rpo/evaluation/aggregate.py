@@ -11,8 +11,10 @@ Every rule is a pure function ``(benchmark, items, metric) -> BenchmarkResult`` 
   per-row accuracy is reported beside it; categories are counted per group.
 * ``validation_split`` — MMMU_DEV_VAL: the headline is the ``validation`` split alone (dev and validation are
   reported separately, never averaged); without a ``validation`` split every row counts and a note says so.
-* ``sum`` — OCRBench: the sum of 0/1 item scores (out of 1000 on the full benchmark), per category sums,
-  and ``accuracy`` = mean × 100 (VLMEvalKit's "Final Score Norm" on the full set).
+* ``sum`` — OCRBench: the official "Final Score" is the sum of 0/1 item scores over its 1000 items. The
+  headline ``score`` = 1000 × mean item score, which *is* that sum on the full benchmark and stays on the
+  same scale for a ``--limit`` subset; ``points`` is the raw sum, ``accuracy`` = mean × 100 (VLMEvalKit's
+  "Final Score Norm"), and categories report raw sums (as OCRBench's per-category table does).
 * ``split_mean`` — RefCOCO/+/g: Acc@0.5 and mean IoU per split; the headline is the unweighted mean of the
   per-split Acc@0.5 (**choice**: the paper gives one number per dataset without saying how splits were
   combined; a single-split run gives that split's value). The item-pooled value is reported too.
@@ -114,16 +116,16 @@ def validation_split_rule(benchmark: str, items: Sequence[ScoredItem], metric: s
 
 
 def sum_rule(benchmark: str, items: Sequence[ScoredItem], metric: str) -> BenchmarkResult:
-    """OCRBench: sum of item scores (points), per-category sums, and the percent accuracy beside it."""
+    """OCRBench: points on the 1000-item scale (see module docstring), raw points, percent, category sums."""
     _require_items(benchmark, items)
     per_category = {
-        c: {metric: float(sum(i.score for i in g)), "n": float(len(g))}
+        c: {"points": float(sum(i.score for i in g)), "n": float(len(g))}
         for c, g in group_by(items, lambda i: i.category).items()
     }
     return BenchmarkResult(
         benchmark,
         metric,
-        {metric: float(sum(i.score for i in items)), "accuracy": _percent(items)},
+        {metric: 10.0 * _percent(items), "points": float(sum(i.score for i in items)), "accuracy": _percent(items)},
         len(items),
         per_category=per_category,
     )

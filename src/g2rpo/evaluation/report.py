@@ -138,15 +138,20 @@ def _length_figure(lengths: Mapping[str, list[int]], unit: str) -> bytes:
     import matplotlib.pyplot as plt
 
     categories = [c for c in CATEGORY_LABELS if c in lengths]
-    fig, axes = plt.subplots(1, len(categories), figsize=(3.2 * len(categories), 2.6), squeeze=False)
-    for ax, category in zip(axes[0], categories, strict=True):
+    ncols = min(3, len(categories))
+    nrows = -(-len(categories) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.7 * nrows), squeeze=False)
+    for ax in axes.flat[len(categories) :]:
+        ax.set_visible(False)
+    for ax, category in zip(axes.flat, categories, strict=False):
         values = lengths[category]
         ax.hist(values, bins=min(30, max(5, len(set(values)))), color="#4c72b0")
         ax.axvline(median(values), color="#c44e52", linestyle="--", linewidth=1)
         ax.set_title(f"{CATEGORY_LABELS[category]} (median {median(values):.0f})", fontsize=9)
         ax.set_xlabel(unit, fontsize=8)
         ax.tick_params(labelsize=7)
-    axes[0][0].set_ylabel("responses", fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("responses", fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
