@@ -64,8 +64,18 @@ _WORDS = (
 
 
 def _corpus() -> list[str]:
-    """A fixed training corpus: words, tags, digits, numbers, options and JSON boxes (deterministic)."""
+    """A fixed training corpus: the prompt wording, words, tags, digits, numbers, options and JSON boxes.
+
+    The recipe's prompt text (instruction and per-problem-type tails) is in it, so a training prompt costs a few
+    dozen tokens rather than a few hundred: CPU steps stay fast.
+    """
+    from g2rpo.data.prompts import BOX_UNITS, PROBLEM_TYPE_TAILS, THINK_INSTRUCTION
+
     lines = [_WORDS, string.ascii_letters, string.digits, string.punctuation]
+    lines += [THINK_INSTRUCTION.format(tag=tag) for tag in ("thinking", "think")] * 20
+    lines += [
+        tail.format(units=units) for tail in PROBLEM_TYPE_TAILS.values() for units in BOX_UNITS.values()
+    ] * 5
     lines += [
         "<thinking> reasoning </thinking> <answer> B </answer>",
         "Think inside <thinking> </thinking> and answer inside <answer> </answer>.",
