@@ -171,6 +171,11 @@ def test_iou_exact_half_and_threshold() -> None:
     assert compute("acc_iou_0.5", pred, [0, 0, 10, 20]) == 1.0
     # gold [0,0,10,20.01]: union 200.1 → IoU < 0.5 → 0
     assert compute("acc_iou_0.5", pred, [0, 0, 10, 20.01]) == 0.0
+    assert compute("acc_iou_0.5", pred, [0, 0, 10, 20], threshold=0.7) == 0.0  # R@0.7
+    # rel1000 → unit conversion of an exact-0.5 overlap: [0,0,100,100] vs coco [0,0,64,96] on 640×480
+    # = unit [0,0,0.1,0.2]: IoU = 0.01 / 0.02 = 0.5 (up to rounding) → still accepted
+    assert compute("acc_iou_0.5", '{"boxes": [0, 0, 100, 100]}', [0, 0, 64, 96], gold_coord="coco_xywh",
+                   image_size=(640, 480)) == 1.0
 
 
 def test_iou_strict_vs_lenient() -> None:

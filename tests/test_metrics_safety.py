@@ -211,3 +211,13 @@ def test_mmmu_number_patterns_match_official(text: str) -> None:
 def test_strip_code_fence_matches_regex(text: str) -> None:
     match = re.search(r"```[A-Za-z0-9_+\-]*[ \t]*\n?(.*?)```", text, re.DOTALL)
     assert strip_code_fence(text) == (match.group(1) if match else text)
+
+
+def test_tiny_limits_never_leave_a_timer_armed() -> None:
+    before = signal.getsignal(signal.SIGALRM)
+    for i in range(40):  # limits from 0.5 ms to 20 ms land at arbitrary points of parsing and comparison
+        value = math_equiv(f"$(x+{i})^{{30}}$", "$x^2$", timeout_s=0.0005 * (1 + i))
+        assert value in (0.0, 1.0)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert math_equiv("$x^2 + 2x + 1$", "$(x+1)^2$") == 1.0  # the process still scores correctly

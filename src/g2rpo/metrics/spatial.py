@@ -79,9 +79,10 @@ def iou(
     return box_iou(a, b)
 
 
-def acc_iou_05(pred: str, gold: GoldBox, **options: Any) -> float:
-    """Acc@IoU≥0.5 item score: 1.0 iff :func:`iou` ≥ 0.5 (same options; see :data:`IOU_THRESHOLD_EPS`)."""
-    return 1.0 if iou(pred, gold, **options) >= 0.5 - IOU_THRESHOLD_EPS else 0.0
+def acc_iou_05(pred: str, gold: GoldBox, *, threshold: float = 0.5, **options: Any) -> float:
+    """Acc@IoU≥0.5 item score: 1.0 iff :func:`iou` ≥ ``threshold`` (same options; see
+    :data:`IOU_THRESHOLD_EPS`). ``threshold=0.3`` / ``0.7`` give OneThinker's R@0.3 / R@0.7."""
+    return 1.0 if iou(pred, gold, **options) >= threshold - IOU_THRESHOLD_EPS else 0.0
 
 
 def as_mask(gold: Any) -> np.ndarray:

@@ -51,6 +51,18 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise ScoringTimeout
 
 
+def _disarm(old_handler: Any) -> None:
+    # The interval timer may fire once more while we disarm it; retry until both steps have run, so that a
+    # late alarm can never leave our re-firing timer armed behind the caller's back.
+    while True:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
+            return
+        except ScoringTimeout:
+            continue
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`ScoringTimeout` in the body after ``seconds`` (main thread only)."""
@@ -62,8 +74,7 @@ def time_limit(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_handler)
+        _disarm(old_handler)
         if old_delay > 0:
             remaining = old_delay - (time.monotonic() - start)
             signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-3), old_interval)
