@@ -1,0 +1,135 @@
+"""Records → TRL's conversational VLM dataset: columns, lazy bounded images, and what GRPOTrainer does with it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from g2rpo.data import Record, bound_pixels, load_image, to_hf_dataset
+
+
+@pytest.fixture
+def records(tmp_path):
+    Image.new("RGB", (100, 50), "red").save(tmp_path / "wide.png")
+    buf = io.BytesIO()
+    Image.new("RGB", (10, 10), "blue").save(buf, format="PNG")
+    return [
+        Record(
+            "a",
+            "<image>Colour?",
+            "B",
+            "multiple choice",
+            "general_vqa",
+            (tmp_path / "wide.png",),
+            ("A. x", "B. y"),
+        ),
+        Record(
+            "b",
+            "Compare <image> and <image>.",
+            "3",
+            "numerical",
+            "chart",
+            (buf.getvalue(), tmp_path / "wide.png"),
+        ),
+        Record("c", "What is 2+2?", "4", "math", "math"),
+    ]
+
+
+def test_columns_and_prompt_messages(records):
+    ds = to_hf_dataset(records)
+    assert set(ds.column_names) == {"prompt", "images", "answer", "problem_type", "task", "problem_id"}
+    row = ds[1]
+    assert (row["answer"], row["problem_type"], row["task"], row["problem_id"]) == (
+        "3",
+        "numerical",
+        "chart",
+        "b",
+    )
+    (message,) = row["prompt"]
+    assert message["role"] == "user"
+    assert [p["type"] for p in message["content"]] == ["text", "image", "text", "image", "text"]
+    assert message["content"][0]["text"] == "Compare"
+    assert message["content"][-1]["text"].startswith(".\nYou FIRST think")
+    assert [im.size for im in row["images"]] == [(10, 10), (100, 50)]  # no bounds: untouched
+    assert ds[2]["images"] == []
+
+
+def test_pixel_bounds_applied_on_read(records):
+    ds = to_hf_dataset(records, min_pixels=400, max_pixels=1250)
+    # wide.png: 100·50 = 5000 > 1250 → s = √(1250/5000) = 0.5 → 50×25.
+    # the 10×10 bytes image: 100 < 400 → s = √(400/100) = 2 → 20×20.
+    assert [im.size for im in ds[1]["images"]] == [(20, 20), (50, 25)]
+    assert all(im.mode == "RGB" for im in ds[1]["images"])
+    with pytest.raises(ValueError, match="min_pixels <= max_pixels"):
+        to_hf_dataset(records, min_pixels=10, max_pixels=5)
+    with pytest.raises(ValueError, match="no records"):
+        to_hf_dataset([])
+
+
+def test_bound_pixels_and_load_image(records):
+    grey = Image.new("L", (30, 40))
+    assert bound_pixels(grey).mode == "RGB" and bound_pixels(grey).size == (30, 40)
+    assert bound_pixels(grey, max_pixels=300).size == (15, 20)  # s = √(300/1200) = 0.5
+    assert load_image(records[1].images[0], min_pixels=400).size == (20, 20)
+
+
+@pytest.mark.slow
+def test_trl_fills_the_image_parts_and_the_tiny_processor_renders_them(records, tmp_path):
+    """What GRPOTrainer does with a row: prepare_multimodal_messages, then the processor's chat template."""
+    from trl.data_utils import prepare_multimodal_messages
+
+    from g2rpo.models import build_tiny, load_processor
+
+    row = to_hf_dataset(records)[1]
+    messages = prepare_multimodal_messages(row["prompt"], images=row["images"])
+    filled = [p for p in messages[0]["content"] if p["type"] == "image"]
+    assert [p["image"].size for p in filled] == [(10, 10), (100, 50)]
+    processor = load_processor(build_tiny(tmp_path / "tiny"))
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert text.startswith(
+        "<|im_start|>user\nCompare<|vision_start|><|image_pad|><|vision_end|>and<|vision_start|>"
+    )
+    assert text.endswith("<answer> </answer> tags.<|im_end|>\n<|im_start|>assistant\n")
+
+
+@pytest.mark.slow
+def test_one_grpo_step_on_the_tiny_model(records, tmp_path):
+    """TRL's GRPOTrainer consumes the dataset as is: one CPU step, reward columns reach the reward function."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from g2rpo.models import build_tiny, load_model_and_processor
+
+    model, processor = load_model_and_processor(build_tiny(tmp_path / "tiny"), dtype="float32")
+    seen: list[tuple] = []
+
+    def reward(completions, answer, problem_type, task, **_):
+        seen.extend(zip(answer, problem_type, task, strict=True))
+        return [float(len(c[0]["content"]) % 2) for c in completions]
+
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=4,
+        num_generations=2,
+        max_completion_length=4,
+        max_steps=1,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+        disable_tqdm=True,
+        seed=0,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward,
+        args=args,
+        train_dataset=to_hf_dataset(records[:2], max_pixels=64 * 64),
+        processing_class=processor,
+    )
+    trainer.train()
+    assert trainer.state.global_step == 1
+    assert len(seen) == 4 and set(seen) <= {
+        ("B", "multiple choice", "general_vqa"),
+        ("3", "numerical", "chart"),
+    }
