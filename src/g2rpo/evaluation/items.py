@@ -103,6 +103,12 @@ def items_from_table(
         answer = row.get("answer", "")
         answers = (parse_list_field(answer) if bench.multi_answer else None) or [answer]
         options = {letter: row[letter] for letter in OPTION_LETTERS if row.get(letter, "").strip()}
+        if not options and row.get("choices", "").strip():
+            # MathVista / MathVision keep their options as a list literal in `choices`
+            listed = parse_list_field(row["choices"])
+            if listed is None:
+                raise DataFormatError(f"{where}, field 'choices': not a list literal: {row['choices'][:80]!r}")
+            options = dict(zip(OPTION_LETTERS, listed, strict=False))
         images: tuple[bytes, ...] = ()
         if decode_images:
             for column in _IMAGE_COLUMNS:
