@@ -81,6 +81,35 @@ def _case(rng: random.Random, problem_type: str) -> tuple[str, list[str], dict]:
     return gold, answers, options
 
 
+def descendants_cpu_seconds() -> float | None:
+    """User + system CPU seconds of every live descendant of this process (the pool's forkserver and workers),
+    read from ``/proc`` (Linux); ``None`` elsewhere. Workers are not our children under ``forkserver``, so
+    ``RUSAGE_CHILDREN`` cannot see them."""
+    if not os.path.isdir("/proc"):
+        return None
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    me, total = os.getpid(), 0.0
+    for pid in cpu:
+        ancestor = parent.get(pid)
+        while ancestor not in (None, 0, 1, me):
+            ancestor = parent.get(ancestor)
+        if ancestor == me:
+            total += cpu[pid]
+    return total
+
+
 def make_batch(n_prompts: int, group: int, seed: int = 0):
     """``n_prompts × group`` responses with their golds, problem types and verifier options."""
     rng = random.Random(seed)
@@ -124,17 +153,19 @@ def main() -> None:
 
     with BatchScorer(max_workers=0) as sequential:
         sequential.score(responses[:64], golds[:64], types[:64], verifier_options=options[:64])  # imports
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         expected = sequential.score(responses, golds, types, verifier_options=options)
-        t_seq = time.perf_counter() - start
+        t_seq, cpu_seq = time.perf_counter() - start, time.process_time() - cpu_start
 
     start = time.perf_counter()
     with BatchScorer(max_workers=args.workers, timeout_s=args.timeout) as pool:
         pool.score(responses[:64], golds[:64], types[:64], verifier_options=options[:64])
         t_start = time.perf_counter() - start
-        start = time.perf_counter()
+        start, cpu_start, workers_start = time.perf_counter(), time.process_time(), descendants_cpu_seconds()
         result = pool.score(responses, golds, types, verifier_options=options)
-        t_pool = time.perf_counter() - start
+        t_pool, cpu_parent = time.perf_counter() - start, time.process_time() - cpu_start
+        workers_end = descendants_cpu_seconds()
+        cpu_workers = None if workers_start is None else workers_end - workers_start
         n_timeouts = pool.n_timeouts
 
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -142,9 +173,11 @@ def main() -> None:
         a != b for a, b, cut in zip(expected.breakdowns, result.breakdowns, result.timed_out, strict=True) if not cut
     )
     mean_overall = sum(b.overall for b in result.breakdowns) / n
-    print(f"{'path':<28}{'seconds':>10}{'responses/s':>14}")
-    print(f"{'sequential (1 process)':<28}{t_seq:>10.2f}{n / t_seq:>14.0f}")
-    print(f"{f'pool ({args.workers} workers, warm)':<28}{t_pool:>10.2f}{n / t_pool:>14.0f}")
+    workers = "n/a" if cpu_workers is None else f"{cpu_workers:.2f}"
+    print(f"{'path':<28}{'seconds':>10}{'responses/s':>14}{'CPU s (parent + workers)':>28}")
+    print(f"{'sequential (1 process)':<28}{t_seq:>10.2f}{n / t_seq:>14.0f}{f'{cpu_seq:.2f}':>28}")
+    print(f"{f'pool ({args.workers} workers, warm)':<28}{t_pool:>10.2f}{n / t_pool:>14.0f}"
+          f"{f'{cpu_parent:.2f} + {workers}':>28}")
     print(f"pool / sequential throughput: {t_seq / t_pool:.2f}×   (pool start-up and warm-up: {t_start:.2f} s)")
     print(f"timeouts: {n_timeouts}; pool vs sequential disagreements on non-timed-out items: {mismatches}; "
           f"mean overall reward {mean_overall:.3f}; load average at the end {load_end:.1f}")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from g2rpo.rewards import VERIFIERS, BatchScorer, Verifier, register_verifier, score_response
+from g2rpo.rewards import VERIFIERS, BatchScore, BatchScorer, Verifier, register_verifier, score_response
 from g2rpo.rewards.structure import text_well_formed
 
 pytestmark = pytest.mark.slow  # worker processes start (spawn) and get killed: a few seconds in all
@@ -122,6 +122,7 @@ def test_per_item_lengths_envelopes_and_options() -> None:
 
 def test_bad_batches_fail_before_scoring() -> None:
     with BatchScorer(max_workers=0) as scorer:
+        assert scorer.score([], [], []) == BatchScore(breakdowns=[], timed_out=[])
         with pytest.raises(ValueError, match="answers has 1 entries but there are 2 responses"):
             scorer.score(["a", "b"], ["a"], ["ocr", "ocr"])
         with pytest.raises(KeyError, match="valid problem types"):

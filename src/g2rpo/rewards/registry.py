@@ -133,7 +133,9 @@ def get_verifier(problem_type: str) -> Verifier:
 
 
 def register_verifier(verifier: Verifier, *, replace: bool = False) -> Verifier:
-    """Add ``verifier`` under ``verifier.name``; an existing name needs ``replace=True``."""
+    """Add ``verifier`` under ``verifier.name`` (lower case); an existing name needs ``replace=True``."""
+    if verifier.name != verifier.name.strip().lower() or not verifier.name:
+        raise ValueError(f"verifier names are non-empty, lower case and stripped; got {verifier.name!r}")
     if verifier.name in VERIFIERS and not replace:
         raise KeyError(f"a verifier named {verifier.name!r} exists; pass replace=True to override it")
     VERIFIERS[verifier.name] = verifier
