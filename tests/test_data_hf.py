@@ -39,7 +39,16 @@ def records(tmp_path):
 
 def test_columns_and_prompt_messages(records):
     ds = to_hf_dataset(records)
-    assert set(ds.column_names) == {"prompt", "images", "answer", "problem_type", "task", "problem_id"}
+    assert set(ds.column_names) == {
+        "prompt",
+        "images",
+        "answer",
+        "problem_type",
+        "task",
+        "problem_id",
+        "options",
+    }
+    assert ds[0]["options"] == ["x", "y"] and ds[1]["options"] == []
     row = ds[1]
     assert (row["answer"], row["problem_type"], row["task"], row["problem_id"]) == (
         "3",
@@ -66,6 +75,14 @@ def test_pixel_bounds_applied_on_read(records):
         to_hf_dataset(records, min_pixels=10, max_pixels=5)
     with pytest.raises(ValueError, match="no records"):
         to_hf_dataset([])
+
+
+def test_option_texts_only_for_contiguous_letters():
+    from g2rpo.data.hf import option_texts
+
+    assert option_texts(("A. red", "B. 3.5 m")) == ["red", "3.5 m"]  # only the first '.' separates
+    assert option_texts(("A. red", "C. blue")) == []  # C would be read as B by position
+    assert option_texts(()) == []
 
 
 def test_bound_pixels_and_load_image(records):

@@ -8,6 +8,7 @@ One row per record::
     problem_type  str              canonical verifier kind (the default G2RPO normalisation key)
     task          str              task family (shaping bands, dashboards)
     problem_id    str
+    options       [str, …]         option texts in letter order (A, B, …), for the multiple-choice verifier
 
 This is trl 1.16's VLM format: ``GRPOTrainer`` reads the ``images`` column, fills the ``{"type": "image"}``
 parts of ``prompt`` in order (``trl.data_utils.prepare_multimodal_messages``), and applies the processor's chat
@@ -71,7 +72,20 @@ def record_to_row(
         "problem_type": record.problem_type,
         "task": record.task,
         "problem_id": record.problem_id,
+        "options": option_texts(record.options),
     }
+
+
+def option_texts(options: Sequence[str]) -> list[str]:
+    """``("A. red", "B. green")`` → ``["red", "green"]``: the verifier's ``choices`` (letters = positions).
+
+    Options whose letters are not ``A, B, C, …`` in order give ``[]`` (letter matching still works; only
+    matching by option text is off), so a position can never name the wrong letter.
+    """
+    letters = [o.split(".", 1)[0] for o in options]
+    if letters != [chr(ord("A") + i) for i in range(len(options))]:
+        return []
+    return [o.split(".", 1)[1].strip() for o in options]
 
 
 def _bound_batch(batch: dict, *, min_pixels: int | None, max_pixels: int | None) -> dict:
@@ -118,6 +132,7 @@ def to_hf_dataset(
             "problem_type": datasets.Value("string"),
             "task": datasets.Value("string"),
             "problem_id": datasets.Value("string"),
+            "options": datasets.List(datasets.Value("string")),
         }
     )
     rows = [record_to_row(r, think_tag=think_tag, box_units=box_units) for r in records]
