@@ -46,6 +46,18 @@ def test_think_tag_configurable() -> None:
         extract_answer("x", "boxed_only")
 
 
+def test_think_vs_thinking_in_compute() -> None:
+    qwen3 = "<think>golden gate</think> bridge"
+    # after_think with the matching tag keeps "bridge" only → ANLS 1
+    assert compute("anls", qwen3, "bridge", extraction="after_think", think_tag="think") == 1.0
+    # default tag (thinking): no closing tag, the whole 33-char response is scored: distance ≥ 33 − 6 → ≤ 0.18 → 0
+    assert compute("anls", qwen3, "bridge", extraction="after_think") == 0.0
+    # the <answer> rule does not depend on the think tag
+    for tag in ("think", "thinking"):
+        response = f"<{tag}>A or C?</{tag}><answer>B</answer>"
+        assert compute("multiple_choice", response, "B", choices=CH, think_tag=tag) == 1.0
+
+
 # ---------------------------------------------------------------- registry
 def test_unknown_metric_lists_names() -> None:
     with pytest.raises(KeyError, match="multiple_choice"):

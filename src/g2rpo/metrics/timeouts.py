@@ -11,7 +11,9 @@ Two mechanisms, chosen per call by :func:`call_with_time_limit`:
   if the worker does not answer within the limit plus a 1 s grace it is killed (this also bounds hangs inside C
   code that a signal cannot interrupt) and a fresh one starts on the next call. Calls from several threads are
   serialised. Starting the worker (importing sympy) takes a few seconds once; that start is not charged to the
-  call's limit. A module of a sandboxed function may define ``warm_up()``; it runs before the worker is ready. Only functions registered in :data:`SANDBOXED` can run there, with JSON-encodable arguments.
+  call's limit. If the worker cannot be started at all, such calls return the default and an error is logged
+  once. A module of a sandboxed function may define ``warm_up()``; it runs before the worker is ready. Only
+  functions registered in :data:`SANDBOXED` can run there, with JSON-encodable arguments.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -33,6 +36,7 @@ __all__ = ["SANDBOXED", "ScoringTimeout", "call_with_time_limit", "signals_avail
 SANDBOXED: dict[str, str] = {"math_equiv": "g2rpo.metrics.math:math_equiv_unlimited"}
 """Functions the worker process may run: name → ``module:function``."""
 
+_LOG = logging.getLogger(__name__)
 _REFIRE_S = 0.05
 _WORKER_START_S = 120.0
 _GRACE_S = 1.0
@@ -86,6 +90,7 @@ class _Worker:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[str] | None = None
+        self.broken = False
 
     def _start(self) -> subprocess.Popen[str]:
         env = dict(os.environ)
@@ -123,8 +128,20 @@ class _Worker:
 
     def call(self, name: str, args: list[Any], timeout_s: float, default: float) -> float:
         with self.lock:
+            if self.broken:
+                return default
             if self.proc is None or self.proc.poll() is not None:
-                self.proc = self._start()
+                try:
+                    self.proc = self._start()
+                except (OSError, RuntimeError, ValueError) as error:
+                    self.broken = True
+                    _LOG.error(
+                        "cannot start the scoring worker process (%s): time-limited calls made outside the main "
+                        "thread now score %s; call them from the main thread or a process pool instead",
+                        error,
+                        default,
+                    )
+                    return default
             proc = self.proc
             try:
                 proc.stdin.write(json.dumps({"fn": name, "args": args, "timeout": timeout_s}) + "\n")  # type: ignore[union-attr]
