@@ -127,6 +127,8 @@ def test_bad_batches_fail_before_scoring() -> None:
             scorer.score(["a", "b"], ["a"], ["ocr", "ocr"])
         with pytest.raises(KeyError, match="valid problem types"):
             scorer.score(["a"], ["a"], ["tracking"])
+        with pytest.raises(TypeError, match=r"responses\[1\] must be str"):
+            scorer.score(["a", None], ["a", "a"], ["ocr", "ocr"])
         with pytest.raises(ValueError, match="think_tag"):
             scorer.score(["a"], ["a"], ["ocr"], think_tag="<think>")
     with pytest.raises(ValueError, match="forkserver, spawn"):

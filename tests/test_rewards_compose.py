@@ -91,6 +91,8 @@ def test_task_gives_the_default_envelope() -> None:
 def test_length_weight_without_length_is_an_error() -> None:
     with pytest.raises(ValueError, match="length_weight > 0 needs"):
         score_response(tagged("B"), "B", problem_type="mcq", length_weight=0.1)
+    with pytest.raises(ValueError, match="finite number"):
+        score_response(tagged("B"), "B", problem_type="mcq", length=float("nan"), envelope=Envelope(0, 1, 2, 3))
 
 
 @pytest.mark.parametrize(("w_f", "w_l"), [(-0.1, 0.0), (0.6, 0.5), (float("nan"), 0.0)])

@@ -188,6 +188,9 @@ class BatchScorer:
         envelopes, options = _per_item(envelopes, n, "envelopes"), _per_item(verifier_options, n, "verifier_options")
         check_weights(format_weight, length_weight)
         check_think_tag(think_tag)
+        for i, response in enumerate(responses):
+            if not isinstance(response, str):
+                raise TypeError(f"responses[{i}] must be str, got {type(response).__name__}")
         found: dict[str, Verifier] = {}
         verifiers = [found.get(p) or found.setdefault(p, get_verifier(p)) for p in problem_types]
         opts = [dict(o or {}) for o in options]

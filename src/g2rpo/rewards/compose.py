@@ -108,6 +108,8 @@ def length_component(length: float | None, envelope: Envelope | None, length_wei
                 f"to use the task family's default); got length={length!r}, envelope={envelope!r}"
             )
         return 0.0
+    if not math.isfinite(float(length)) or float(length) < 0:
+        raise ValueError(f"a response length must be a finite number >= 0, got {length!r}")
     import torch
 
     from g2rpo.algo import length_score
