@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -16,6 +17,11 @@ def _hang(prediction: str, gold: str) -> float:
     """A verifier that never returns (module-level so that worker processes can import it)."""
     time.sleep(3600)
     return 1.0
+
+
+def _crash(prediction: str, gold: str) -> float:
+    """A verifier whose process dies (as on a segfault or the OOM killer)."""
+    os._exit(1)
 
 
 def tagged(answer: str) -> str:
@@ -87,6 +93,18 @@ def test_a_hung_item_is_cut_counted_and_does_not_stall_the_batch(pool: BatchScor
     assert result.breakdowns[: len(ITEMS)] == expected
     again = pool.score(*_unzip(ITEMS))
     assert again.breakdowns == expected and not any(again.timed_out)
+
+
+def test_a_dead_worker_costs_only_its_item(pool: BatchScorer) -> None:
+    register_verifier(Verifier("test crash", _crash, text_well_formed, "kills its process"))
+    try:
+        before = (pool.n_errors, pool.n_timeouts)
+        result = pool.score([tagged("B"), tagged("x"), tagged("C")], ["B", "x", "B"], ["mcq", "test crash", "mcq"])
+    finally:
+        VERIFIERS.pop("test crash")
+    assert [b.accuracy for b in result.breakdowns] == [1.0, 0.0, 0.0]
+    assert result.timed_out == [False, False, False]
+    assert (pool.n_errors - before[0], pool.n_timeouts - before[1]) == (1, 0)
 
 
 def test_exploding_latex_is_cut_at_the_pool_limit(pool: BatchScorer) -> None:
