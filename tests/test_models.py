@@ -134,3 +134,44 @@ def test_cli_writes_a_checkpoint(tmp_path):
     args = parser.parse_args(["tiny", "--out", str(tmp_path / "m"), "--arch", "qwen2_5_vl", "--seed", "3"])
     assert cli.main(args) == 0
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+
+
+def test_loader_reads_the_hub_checkpoint_layout(tmp_path):
+    """Hub checkpoints (e.g. Qwen/Qwen2.5-VL-7B-Instruct) keep the image processor in preprocessor_config.json
+    (with min_pixels/max_pixels keys), a video processor config, and chat_template.json: the same loader reads it."""
+    import shutil
+
+    src = build_tiny(tmp_path / "tiny", arch="qwen2_5_vl")
+    hub = tmp_path / "hub"
+    shutil.copytree(src, hub)
+    image = json.loads((hub / "processor_config.json").read_text())["image_processor"]
+    del image["size"]
+    image |= {
+        "min_pixels": 28 * 28,
+        "max_pixels": 56 * 56,
+        "image_processor_type": "Qwen2_5_VLImageProcessor",
+    }
+    (hub / "preprocessor_config.json").write_text(
+        json.dumps({**image, "processor_class": "Qwen2_5_VLProcessor"})
+    )
+    (hub / "video_preprocessor_config.json").write_text(
+        json.dumps({"video_processor_type": "Qwen2VLVideoProcessor"})
+    )
+    (hub / "chat_template.json").write_text(
+        json.dumps({"chat_template": (hub / "chat_template.jinja").read_text()})
+    )
+    (hub / "processor_config.json").unlink()
+    (hub / "chat_template.jinja").unlink()
+
+    _, processor = load_model_and_processor(hub)
+    assert type(processor).__name__ == "Qwen2_5_VLImageProcessor"
+    size = processor.image_processor.size
+    assert (size.shortest_edge, size.longest_edge) == (28 * 28, 56 * 56)
+    # 112×112 > 56² pixels → smart_resize to 56×56 → a 4×4 grid of 14-px patches.
+    grid = processor.image_processor(images=[Image.new("RGB", (112, 112))], return_tensors="pt")[
+        "image_grid_thw"
+    ]
+    assert grid.tolist() == [[1, 4, 4]]
+    assert processor.apply_chat_template(_messages(None), tokenize=False).startswith(
+        "<|im_start|>user\n<|vision_start|>"
+    )
