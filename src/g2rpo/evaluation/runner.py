@@ -19,7 +19,6 @@ from g2rpo.evaluation.backends.base import Backend
 from g2rpo.evaluation.cache import PredictionCache, write_json_atomic
 from g2rpo.evaluation.items import OPTION_LETTERS, items_from_table
 from g2rpo.evaluation.loaders import read_table, write_table
-from g2rpo.evaluation.prompts import ANSWER_KINDS, THINK_INSTRUCTION, build_prompt
 from g2rpo.evaluation.records import BenchmarkResult, EvalItem, Generation, GenerationRequest, ScoredItem
 from g2rpo.evaluation.registry import BenchmarkRef
 from g2rpo.evaluation.scoring import score_item
@@ -47,12 +46,17 @@ class BenchmarkRun:
 
 def prompt_version(think_tag: str) -> str:
     """A short hash of the prompt wording: cached predictions made with other prompts are not reused."""
+    # imported here: the prompt wording lives in g2rpo.data, whose import pulls in torch; `score` needs neither
+    from g2rpo.evaluation.prompts import ANSWER_KINDS, THINK_INSTRUCTION
+
     text = json.dumps([THINK_INSTRUCTION, dict(ANSWER_KINDS), think_tag], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def make_request(ref: BenchmarkRef, item: EvalItem, think_tag: str = "thinking") -> GenerationRequest:
     """The backend request for an item: its images and the protocol prompt."""
+    from g2rpo.evaluation.prompts import build_prompt
+
     bench = ref.benchmark
     kind = bench.answer_kind if item.options or not bench.open_answer_kind else bench.open_answer_kind
     prompt = build_prompt(item, kind, think_tag=think_tag, grounding_template=bench.grounding_template)
