@@ -99,7 +99,7 @@ register(
         "multiple_choice",
         choice.multiple_choice,
         _VLMEVALKIT,
-        ("MMStar", "AI2D", "MathVision (MC)", "MathVista (MC prefetch)"),
+        ("MMMU (MC)", "MMStar", "AI2D", "MathVision (MC)"),
         "benchmarks.md §2.2–2.3b; VLMEvalKit can_infer, exact matching",
         approximation="no LLM judge for unmatched answers (scored wrong, as VLMEvalKit without an API key)",
     )
