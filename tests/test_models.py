@@ -40,7 +40,12 @@ def test_checkpoint_files_and_stock_processor_class(tiny):
     assert json.loads((path / "config.json").read_text())["model_type"] == arch
     # Saved under the stock name so AutoProcessor resolves it where torchvision exists.
     stock = {"qwen3_vl": "Qwen3VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}[arch]
-    assert json.loads((path / "processor_config.json").read_text())["processor_class"] == stock
+    saved = json.loads((path / "processor_config.json").read_text())
+    assert saved["processor_class"] == stock
+    # A video entry (mirroring the image settings) lets AutoProcessor build the stock processor with torchvision.
+    video = {"qwen3_vl": "Qwen3VLVideoProcessor", "qwen2_5_vl": "Qwen2VLVideoProcessor"}[arch]
+    assert saved["video_processor"]["video_processor_type"] == video
+    assert saved["video_processor"]["patch_size"] == saved["image_processor"]["patch_size"] == PATCH[arch]
     assert sum(p.stat().st_size for p in path.iterdir()) < 5_000_000
 
 

@@ -33,10 +33,20 @@ class _ImageOnly:
         return [image_processor, tokenizer]
 
     def to_dict(self) -> dict:
-        # Saved under the stock class name so ``AutoProcessor`` resolves the checkpoint where torchvision exists
-        # (GPU machines, vLLM); g2rpo's loader picks the image-only class from ``model_type`` instead.
+        # Saved as the stock processor, with a video-processor entry mirroring the image settings, so that
+        # ``AutoProcessor`` loads the checkpoint where torchvision exists (GPU machines, vLLM). g2rpo's loader
+        # picks the image-only class from ``model_type`` and ignores the video entry.
         out = super().to_dict()
         out["processor_class"] = self.stock_name
+        ip = self.image_processor
+        out["video_processor"] = {
+            "video_processor_type": self.stock_video_processor,
+            "patch_size": ip.patch_size,
+            "temporal_patch_size": ip.temporal_patch_size,
+            "merge_size": ip.merge_size,
+            "image_mean": list(ip.image_mean),
+            "image_std": list(ip.image_std),
+        }
         return out
 
 
@@ -44,6 +54,7 @@ class Qwen3VLImageProcessor(_ImageOnly, Qwen3VLProcessor):
     """``Qwen3VLProcessor`` without a video processor (images and text only)."""
 
     stock_name = "Qwen3VLProcessor"
+    stock_video_processor = "Qwen3VLVideoProcessor"
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
@@ -53,6 +64,7 @@ class Qwen2_5_VLImageProcessor(_ImageOnly, Qwen2_5_VLProcessor):
     """``Qwen2_5_VLProcessor`` without a video processor (images and text only)."""
 
     stock_name = "Qwen2_5_VLProcessor"
+    stock_video_processor = "Qwen2VLVideoProcessor"
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
