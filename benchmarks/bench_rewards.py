@@ -27,8 +27,15 @@ _VOCABULARY = (
 WORDS = _VOCABULARY.split(" ")
 
 # Reasoning length (words) per problem type: roughly the paper's observed lengths, in words.
-THINK_WORDS = {"multiple choice": 250, "numerical": 200, "regression": 150, "math": 350, "ocr": 20,
-               "spatial grounding": 30, "open-ended": 120}
+THINK_WORDS = {
+    "multiple choice": 250,
+    "numerical": 200,
+    "regression": 150,
+    "math": 350,
+    "ocr": 20,
+    "spatial grounding": 30,
+    "open-ended": 120,
+}
 
 
 def _think(rng: random.Random, problem_type: str) -> str:
@@ -43,27 +50,62 @@ def _case(rng: random.Random, problem_type: str) -> tuple[str, list[str], dict]:
         choices = ["a red car", "a blue bus", "two people", "a dog", "nothing"]
         gold = rng.choice("ABCDE")
         text = choices["ABCDE".index(gold)]
-        answers = [gold, f"({gold})", f"{gold}. {text}", text, rng.choice("ABCDE"), "(C) two people",
-                   "The answer is " + rng.choice("ABCDE"), "none of these"]
+        answers = [
+            gold,
+            f"({gold})",
+            f"{gold}. {text}",
+            text,
+            rng.choice("ABCDE"),
+            "(C) two people",
+            "The answer is " + rng.choice("ABCDE"),
+            "none of these",
+        ]
         options = {"choices": choices}
     elif problem_type == "numerical":
         g = round(rng.uniform(0, 5000), rng.choice([0, 1, 2]))
         gold = str(g)
-        answers = [f"{g:,}", f"{g} cm", str(round(g + 1, 2)), str(g * 10), "about " + gold, gold, f"${g}", "n/a"]
+        answers = [
+            f"{g:,}",
+            f"{g} cm",
+            str(round(g + 1, 2)),
+            str(g * 10),
+            "about " + gold,
+            gold,
+            f"${g}",
+            "n/a",
+        ]
     elif problem_type == "regression":
         g = round(rng.uniform(0.5, 30), 1)
         gold = str(g)
         answers = [str(round(g * rng.uniform(0.4, 1.6), 2)) for _ in range(6)] + [gold, "unknown"]
     elif problem_type == "math":
         a, b = rng.randint(1, 9), rng.randint(2, 9)
-        gold = rng.choice([f"\\frac{{{a}}}{{{b}}}", f"{a}\\sqrt{{{b}}}", f"x^{{2}}+{a}x+{b}", f"\\{{{a},{b}\\}}"])
-        answers = [f"${gold}$", gold, f"\\boxed{{{gold}}}", f"${a + 1}/{b}$", str(round(a / b, 4)),
-                   f"${b}\\sqrt{{{a}}}$", "x = " + str(a), f"({a}, {b}]"]
+        gold = rng.choice(
+            [f"\\frac{{{a}}}{{{b}}}", f"{a}\\sqrt{{{b}}}", f"x^{{2}}+{a}x+{b}", f"\\{{{a},{b}\\}}"]
+        )
+        answers = [
+            f"${gold}$",
+            gold,
+            f"\\boxed{{{gold}}}",
+            f"${a + 1}/{b}$",
+            str(round(a / b, 4)),
+            f"${b}\\sqrt{{{a}}}$",
+            "x = " + str(a),
+            f"({a}, {b}]",
+        ]
     elif problem_type == "ocr":
         words = [rng.choice(WORDS).upper() for _ in range(rng.randint(1, 6))]
         gold = " ".join(words)
-        answers = [gold, gold.lower(), " ".join(words[:-1]), gold + " X", " ".join(reversed(words)),
-                   gold, "UNREADABLE", ""]
+        answers = [
+            gold,
+            gold.lower(),
+            " ".join(words[:-1]),
+            gold + " X",
+            " ".join(reversed(words)),
+            gold,
+            "UNREADABLE",
+            "",
+        ]
     elif problem_type == "spatial grounding":
         x, y = rng.randint(0, 600), rng.randint(0, 600)
         w, h = rng.randint(20, 400), rng.randint(20, 400)
@@ -72,11 +114,18 @@ def _case(rng: random.Random, problem_type: str) -> tuple[str, list[str], dict]:
         for _ in range(6):
             dx, dy = rng.randint(-50, 50), rng.randint(-50, 50)
             answers.append(f'{{"boxes": [{x + dx}, {y + dy}, {x + w + dx}, {y + h + dy}]}}')
-        answers += [f'[{{"bbox_2d": [{x}, {y}, {x + w}, {y + h}]}}]', f'{{"boxes": [{x + w}, {y + h}, {x}, {y}]}}']
+        answers += [
+            f'[{{"bbox_2d": [{x}, {y}, {x + w}, {y + h}]}}]',
+            f'{{"boxes": [{x + w}, {y + h}, {x}, {y}]}}',
+        ]
     else:  # open-ended
         gold = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30)))
-        answers = [gold, " ".join(rng.sample(gold.split(), k=len(gold.split()))),
-                   *(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40))) for _ in range(5)), ""]
+        answers = [
+            gold,
+            " ".join(rng.sample(gold.split(), k=len(gold.split()))),
+            *(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40))) for _ in range(5)),
+            "",
+        ]
     rng.shuffle(answers)
     return gold, answers, options
 
@@ -147,9 +196,11 @@ def main() -> None:
     n = len(responses)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"machine: {cores} usable cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)")
-    print(f"batch: {n} responses ({args.prompts} prompts × {args.group}); "
-          f"problem types: {dict(Counter(types))}")
+    loads = " / ".join(f"{x:.1f}" for x in load)
+    print(f"machine: {cores} usable cores, load average {loads} (1/5/15 min)")
+    print(
+        f"batch: {n} responses ({args.prompts} prompts × {args.group}); problem types: {dict(Counter(types))}"
+    )
 
     with BatchScorer(max_workers=0) as sequential:
         sequential.score(responses[:64], golds[:64], types[:64], verifier_options=options[:64])  # imports
@@ -170,17 +221,25 @@ def main() -> None:
 
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     mismatches = sum(
-        a != b for a, b, cut in zip(expected.breakdowns, result.breakdowns, result.timed_out, strict=True) if not cut
+        a != b
+        for a, b, cut in zip(expected.breakdowns, result.breakdowns, result.timed_out, strict=True)
+        if not cut
     )
     mean_overall = sum(b.overall for b in result.breakdowns) / n
     workers = "n/a" if cpu_workers is None else f"{cpu_workers:.2f}"
     print(f"{'path':<28}{'seconds':>10}{'responses/s':>14}{'CPU s (parent + workers)':>28}")
     print(f"{'sequential (1 process)':<28}{t_seq:>10.2f}{n / t_seq:>14.0f}{f'{cpu_seq:.2f}':>28}")
-    print(f"{f'pool ({args.workers} workers, warm)':<28}{t_pool:>10.2f}{n / t_pool:>14.0f}"
-          f"{f'{cpu_parent:.2f} + {workers}':>28}")
-    print(f"pool / sequential throughput: {t_seq / t_pool:.2f}×   (pool start-up and warm-up: {t_start:.2f} s)")
-    print(f"timeouts: {n_timeouts}; pool vs sequential disagreements on non-timed-out items: {mismatches}; "
-          f"mean overall reward {mean_overall:.3f}; load average at the end {load_end:.1f}")
+    print(
+        f"{f'pool ({args.workers} workers, warm)':<28}{t_pool:>10.2f}{n / t_pool:>14.0f}"
+        f"{f'{cpu_parent:.2f} + {workers}':>28}"
+    )
+    print(
+        f"pool / sequential throughput: {t_seq / t_pool:.2f}×   (pool start-up and warm-up: {t_start:.2f} s)"
+    )
+    print(
+        f"timeouts: {n_timeouts}; pool vs sequential disagreements on non-timed-out items: {mismatches}; "
+        f"mean overall reward {mean_overall:.3f}; load average at the end {load_end:.1f}"
+    )
 
 
 if __name__ == "__main__":

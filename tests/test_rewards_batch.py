@@ -1,4 +1,4 @@
-"""BatchScorer: the pool gives score_response's numbers, and a hung verifier is cut without stalling a batch."""
+"""BatchScorer: the pool gives score_response's numbers; a hung verifier is cut without stalling a batch."""
 
 from __future__ import annotations
 
@@ -64,7 +64,9 @@ def _unzip(items):
 
 def test_pool_and_sequential_equal_score_response(pool: BatchScorer) -> None:
     responses, answers, types = _unzip(ITEMS * 3)
-    expected = [score_response(r, a, problem_type=t) for r, a, t in zip(responses, answers, types, strict=True)]
+    expected = [
+        score_response(r, a, problem_type=t) for r, a, t in zip(responses, answers, types, strict=True)
+    ]
     pooled = pool.score(responses, answers, types)
     assert pooled.breakdowns == expected
     assert pooled.timed_out == [False] * len(expected)
@@ -72,7 +74,9 @@ def test_pool_and_sequential_equal_score_response(pool: BatchScorer) -> None:
         assert sequential.score(responses, answers, types).breakdowns == expected
 
 
-def test_a_hung_item_is_cut_counted_and_does_not_stall_the_batch(pool: BatchScorer, hang_verifier, caplog) -> None:
+def test_a_hung_item_is_cut_counted_and_does_not_stall_the_batch(
+    pool: BatchScorer, hang_verifier, caplog
+) -> None:
     responses, answers, types = _unzip(ITEMS)
     # Two hung items share a chunk with two good ones (items 8–11): the chunk is cut, its items re-run alone;
     # both hung items are cut again, counted, and their workers replaced; the good ones are scored normally.
@@ -99,7 +103,9 @@ def test_a_dead_worker_costs_only_its_item(pool: BatchScorer) -> None:
     register_verifier(Verifier("test crash", _crash, text_well_formed, "kills its process"))
     try:
         before = (pool.n_errors, pool.n_timeouts)
-        result = pool.score([tagged("B"), tagged("x"), tagged("C")], ["B", "x", "B"], ["mcq", "test crash", "mcq"])
+        result = pool.score(
+            [tagged("B"), tagged("x"), tagged("C")], ["B", "x", "B"], ["mcq", "test crash", "mcq"]
+        )
     finally:
         VERIFIERS.pop("test crash")
     assert [b.accuracy for b in result.breakdowns] == [1.0, 0.0, 0.0]
@@ -121,8 +127,14 @@ def test_per_item_lengths_envelopes_and_options() -> None:
     with BatchScorer(max_workers=0) as scorer:
         # length_weight > 0 with a missing length is an error before any scoring.
         with pytest.raises(ValueError, match="length_weight > 0 needs"):
-            scorer.score([tagged("B")] * 2, ["B"] * 2, ["mcq"] * 2, lengths=[150, None],
-                         envelopes=[env, env], length_weight=0.1)
+            scorer.score(
+                [tagged("B")] * 2,
+                ["B"] * 2,
+                ["mcq"] * 2,
+                lengths=[150, None],
+                envelopes=[env, env],
+                length_weight=0.1,
+            )
         result = scorer.score(
             [tagged("dog"), tagged("B")],
             ["B", "B"],

@@ -40,14 +40,19 @@ def test_strict_mode_scores_a_missing_answer_block_zero() -> None:
 
 def test_think_tag_variants() -> None:
     # <think> under the default "thinking": format 0 → structure 0 → 0.9·1 = 0.9; with think_tag="think": 1.5.
-    assert score_response(tagged("B", "think"), "B", problem_type="multiple choice").overall == pytest.approx(0.9)
+    assert score_response(tagged("B", "think"), "B", problem_type="multiple choice").overall == pytest.approx(
+        0.9
+    )
     r = score_response(tagged("B", "think"), "B", problem_type="multiple choice", think_tag="think")
     assert r.overall == pytest.approx(1.5)
 
 
 def test_structure_is_zero_when_format_fails_even_if_well_formed() -> None:
-    r = score_response('<answer>{"boxes": [0, 0, 10, 10]}</answer>', '{"boxes": [0, 0, 10, 10]}',
-                       problem_type="spatial grounding")
+    r = score_response(
+        '<answer>{"boxes": [0, 0, 10, 10]}</answer>',
+        '{"boxes": [0, 0, 10, 10]}',
+        problem_type="spatial grounding",
+    )
     # format 0 (no thinking block); IoU 1 → 0.9·1 + 0 + 0 = 0.9
     assert (r.accuracy, r.format, r.structure, r.overall) == (1.0, 0.0, 0.0, pytest.approx(0.9))
 
@@ -57,9 +62,9 @@ def test_partial_credit_composes_linearly() -> None:
     r = score_response(tagged("hello word"), "hello world", problem_type="ocr")
     assert r.overall == pytest.approx(1.05)
     # Custom format weight 0.2: 0.8·0.5 + 0.2 + 0.5 = 1.1
-    assert score_response(tagged("hello word"), "hello world", problem_type="ocr", format_weight=0.2).overall == (
-        pytest.approx(1.1)
-    )
+    assert score_response(
+        tagged("hello word"), "hello world", problem_type="ocr", format_weight=0.2
+    ).overall == (pytest.approx(1.1))
 
 
 def test_length_shaping() -> None:
@@ -82,7 +87,9 @@ def test_length_shaping() -> None:
 
 def test_task_gives_the_default_envelope() -> None:
     # spatial_grounding's default envelope is (5, 20, 150, 400): 60 tokens sits on the plateau → ℓ = 1.
-    r = score_response(tagged("B"), "B", problem_type="mcq", task="spatial_grounding", length=60, length_weight=0.1)
+    r = score_response(
+        tagged("B"), "B", problem_type="mcq", task="spatial_grounding", length=60, length_weight=0.1
+    )
     assert r.length == 1.0
     with pytest.raises(KeyError, match="spatial_grounding"):
         score_response(tagged("B"), "B", problem_type="mcq", task="no_such_task", length=60)
@@ -92,14 +99,23 @@ def test_length_weight_without_length_is_an_error() -> None:
     with pytest.raises(ValueError, match="length_weight > 0 needs"):
         score_response(tagged("B"), "B", problem_type="mcq", length_weight=0.1)
     with pytest.raises(ValueError, match="finite number"):
-        score_response(tagged("B"), "B", problem_type="mcq", length=float("nan"), envelope=Envelope(0, 1, 2, 3))
+        score_response(
+            tagged("B"), "B", problem_type="mcq", length=float("nan"), envelope=Envelope(0, 1, 2, 3)
+        )
 
 
 @pytest.mark.parametrize(("w_f", "w_l"), [(-0.1, 0.0), (0.6, 0.5), (float("nan"), 0.0)])
 def test_bad_weights_are_errors(w_f: float, w_l: float) -> None:
     with pytest.raises(ValueError, match="format_weight"):
-        score_response(tagged("B"), "B", problem_type="mcq", format_weight=w_f, length_weight=w_l,
-                       length=1, envelope=Envelope(0, 1, 2, 3))
+        score_response(
+            tagged("B"),
+            "B",
+            problem_type="mcq",
+            format_weight=w_f,
+            length_weight=w_l,
+            length=1,
+            envelope=Envelope(0, 1, 2, 3),
+        )
 
 
 def test_gold_wrapped_in_answer_tags_and_numeric_gold() -> None:
@@ -113,8 +129,9 @@ def test_only_the_first_answer_block_is_graded() -> None:
 
 
 def test_verifier_options_reach_the_verifier() -> None:
-    r = score_response(tagged("dog"), "B", problem_type="multiple choice",
-                       verifier_options={"choices": ["cat", "dog"]})
+    r = score_response(
+        tagged("dog"), "B", problem_type="multiple choice", verifier_options={"choices": ["cat", "dog"]}
+    )
     assert r.overall == pytest.approx(1.5)
     with pytest.raises(TypeError, match="valid options: choices"):
         score_response(tagged("dog"), "B", problem_type="multiple choice", verifier_options={"opts": 1})

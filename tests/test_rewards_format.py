@@ -29,7 +29,11 @@ GOOD = "<thinking>two cats, one dog</thinking><answer>B</answer>"
         ("<thinking>x<answer>B</answer>", "thinking", 0.0),
         ("<THINKING>x</THINKING><answer>B</answer>", "thinking", 0.0),  # tags are case-sensitive
         ("< thinking>x</thinking><answer>B</answer>", "thinking", 0.0),  # no OneThinker whitespace squeeze
-        ("<thinking>x</thinking><answer>A</answer><answer>B</answer>", "thinking", 1.0),  # authors' lazy regex
+        (
+            "<thinking>x</thinking><answer>A</answer><answer>B</answer>",
+            "thinking",
+            1.0,
+        ),  # authors' lazy regex
         ("<thinking>a</thinking>b</thinking><answer>B</answer>", "thinking", 1.0),  # lazy: 2nd bridge works
         ("", "thinking", 0.0),
     ],
@@ -43,7 +47,19 @@ def test_bad_think_tag_is_an_error() -> None:
         format_score(GOOD, "<thinking>")
 
 
-FRAGMENTS = ["<thinking>", "</thinking>", "<think>", "</think>", "<answer>", "</answer>", " ", "\n", "x", "<", "/"]
+FRAGMENTS = [
+    "<thinking>",
+    "</thinking>",
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    " ",
+    "\n",
+    "x",
+    "<",
+    "/",
+]
 
 
 @settings(max_examples=300, deadline=None)

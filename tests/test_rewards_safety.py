@@ -55,7 +55,9 @@ def test_pathological_responses_score_finite(name: str) -> None:
     response = PATHOLOGICAL[name]
     for problem_type, gold in GOLDS.items():
         assert_valid(score_response(response, gold, problem_type=problem_type))
-        assert_valid(score_response(response, gold, problem_type=problem_type, strict=True, think_tag="think"))
+        assert_valid(
+            score_response(response, gold, problem_type=problem_type, strict=True, think_tag="think")
+        )
 
 
 def test_exploding_latex_is_cut_by_the_math_time_limit() -> None:
@@ -73,8 +75,26 @@ def test_numbers_at_the_edge_of_float() -> None:
     assert VERIFIERS["regression"]("1e308", "-1e308") == 0.0
 
 
-_FRAGMENTS = st.sampled_from(["<thinking>", "</thinking>", "<answer>", "</answer>", "{", "}", "B", "(B)", "1,5",
-                              "\\frac{1}{2}", '{"boxes": [1, 2, 3, 4]}', " ", "\n", "\x00", "\ufffd", "nan"])
+_FRAGMENTS = st.sampled_from(
+    [
+        "<thinking>",
+        "</thinking>",
+        "<answer>",
+        "</answer>",
+        "{",
+        "}",
+        "B",
+        "(B)",
+        "1,5",
+        "\\frac{1}{2}",
+        '{"boxes": [1, 2, 3, 4]}',
+        " ",
+        "\n",
+        "\x00",
+        "\ufffd",
+        "nan",
+    ]
+)
 _TEXT = st.one_of(st.text(max_size=80), st.lists(_FRAGMENTS, max_size=10).map("".join))
 
 
@@ -90,7 +110,9 @@ def test_every_verifier_is_total_on_arbitrary_text(problem_type: str, prediction
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(response=_TEXT, gold=_TEXT, problem_type=st.sampled_from(list(GOLDS)), strict=st.booleans())
-def test_score_response_is_total_on_arbitrary_text(response: str, gold: str, problem_type: str, strict: bool) -> None:
+def test_score_response_is_total_on_arbitrary_text(
+    response: str, gold: str, problem_type: str, strict: bool
+) -> None:
     assert_valid(score_response(response, gold, problem_type=problem_type, strict=strict))
 
 
@@ -99,6 +121,9 @@ def test_model_text_is_never_evaluated(tmp_path) -> None:
     marker = tmp_path / "pwned"
     payload = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     for problem_type, gold in GOLDS.items():
-        assert_valid(score_response(f"<thinking>x</thinking><answer>{payload}</answer>", gold,
-                                    problem_type=problem_type))
+        assert_valid(
+            score_response(
+                f"<thinking>x</thinking><answer>{payload}</answer>", gold, problem_type=problem_type
+            )
+        )
     assert not marker.exists()

@@ -130,7 +130,9 @@ def test_open_ended_hand_value() -> None:
     assert VERIFIERS["open-ended"]("", "run cat") == 0.0
 
 
-_WORDS = st.sampled_from(["the", "cat", "cats", "sat", "running", "run", "on", "mat", "A", "dog", "1.5", ",", "!"])
+_WORDS = st.sampled_from(
+    ["the", "cat", "cats", "sat", "running", "run", "on", "mat", "A", "dog", "1.5", ",", "!"]
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -196,12 +198,20 @@ def _box(x1: float, y1: float, x2: float, y2: float) -> str:
         # rel1000 prediction vs a COCO [x, y, w, h] pixel gold on a 200×100 image:
         # gold [50, 25, 100, 50] → xyxy [50, 25, 150, 75] px → unit [0.25, 0.25, 0.75, 0.75];
         # pred [250, 250, 750, 750]/1000 → the same unit box → IoU 1.
-        (_box(250, 250, 750, 750), "[50, 25, 100, 50]",
-         {"gold_coord": "coco_xywh", "image_size": (200, 100)}, 1.0),
+        (
+            _box(250, 250, 750, 750),
+            "[50, 25, 100, 50]",
+            {"gold_coord": "coco_xywh", "image_size": (200, 100)},
+            1.0,
+        ),
         # abs pixels of a Qwen2.5-VL input resized to 400×200 vs rel1000 gold: [100, 50, 300, 150] px of
         # 400×200 → unit [0.25, 0.25, 0.75, 0.75] = rel1000 [250, 250, 750, 750] → IoU 1.
-        (_box(100, 50, 300, 150), _box(250, 250, 750, 750),
-         {"pred_coord": "abs", "image_size": (800, 400), "pred_image_size": (400, 200)}, 1.0),
+        (
+            _box(100, 50, 300, 150),
+            _box(250, 250, 750, 750),
+            {"pred_coord": "abs", "image_size": (800, 400), "pred_image_size": (400, 200)},
+            1.0,
+        ),
         # The same pixels read as rel1000 (the mixing error) overlap far less: unit [0.1,0.05,0.3,0.15]
         # vs [0.25,0.25,0.75,0.75] → disjoint in y → 0.
         (_box(100, 50, 300, 150), _box(250, 250, 750, 750), {}, 0.0),

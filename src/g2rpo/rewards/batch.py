@@ -115,11 +115,12 @@ class BatchScorer:
             in this process (debugging; no time limit there).
         timeout_s: per-item limit on the verifier work (format, extraction, structure, accuracy).
         strict: a response without an ``<answer>`` block scores accuracy 0 (recipe §4, choice).
-        start_method: ``"forkserver"`` (default where available: workers fork from a warm server process, so
-            a replacement for a killed worker starts in milliseconds) or ``"spawn"``; ``fork`` is refused.
-        chunk_size: items per pool task; ``None`` → automatic (see :data:`MAX_AUTO_CHUNK`). A chunk must finish
-            within ``timeout_s``; if it does not, its worker is killed and each of its items is re-run alone
-            under its own ``timeout_s``, so the per-item limit is exact and only overrunning items score 0.
+        start_method: ``"forkserver"`` (default where available: workers fork from a warm server process,
+            so a replacement for a killed worker starts in milliseconds) or ``"spawn"``; ``fork`` is refused.
+        chunk_size: items per pool task; ``None`` → automatic (see :data:`MAX_AUTO_CHUNK`). A chunk must
+            finish within ``timeout_s``; if it does not, its worker is killed and each of its items is re-run
+            alone under its own ``timeout_s``, so the per-item limit is exact and only overrunning items
+            score 0.
 
     Use as a context manager, or call :meth:`close`. ``n_timeouts`` / ``n_errors`` count cut items and items
     whose worker died, over the scorer's life.
@@ -135,7 +136,9 @@ class BatchScorer:
         chunk_size: int | None = None,
     ) -> None:
         if max_workers is None:
-            max_workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            max_workers = (
+                len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            )
         if max_workers < 0:
             raise ValueError(f"max_workers must be >= 0 (0 = sequential), got {max_workers}")
         if not timeout_s > 0:
@@ -177,15 +180,18 @@ class BatchScorer:
     ) -> BatchScore:
         """Rewards of ``responses[i]`` against ``answers[i]`` under ``problem_types[i]``, in input order.
 
-        ``tasks``, ``lengths``, ``envelopes`` and ``verifier_options`` are per item (``None`` entries allowed),
-        with the meaning they have in :func:`~g2rpo.rewards.score_response`. Bad arguments (unknown problem
-        type or task, mismatched lengths, bad weights) raise before any work starts.
+        ``tasks``, ``lengths``, ``envelopes`` and ``verifier_options`` are per item (``None`` entries
+        allowed), with the meaning they have in :func:`~g2rpo.rewards.score_response`. Bad arguments
+        (unknown problem type or task, mismatched lengths, bad weights) raise before any work starts.
         """
         n = len(responses)
         answers = _per_item(answers, n, "answers")
         problem_types = _per_item(problem_types, n, "problem_types")
         tasks, lengths = _per_item(tasks, n, "tasks"), _per_item(lengths, n, "lengths")
-        envelopes, options = _per_item(envelopes, n, "envelopes"), _per_item(verifier_options, n, "verifier_options")
+        envelopes, options = (
+            _per_item(envelopes, n, "envelopes"),
+            _per_item(verifier_options, n, "verifier_options"),
+        )
         check_weights(format_weight, length_weight)
         check_think_tag(think_tag)
         for i, response in enumerate(responses):
@@ -206,7 +212,9 @@ class BatchScorer:
             ]
             timed_out = [False] * n
         else:
-            parts, timed_out = self._score_in_pool(responses, golds, verifiers, opts, think_tag, problem_types)
+            parts, timed_out = self._score_in_pool(
+                responses, golds, verifiers, opts, think_tag, problem_types
+            )
         breakdowns = [
             compose(a, f, s, ell, format_weight=format_weight, length_weight=length_weight)
             for (a, f, s), ell in zip(parts, ells, strict=True)
@@ -221,12 +229,17 @@ class BatchScorer:
     def _score_in_pool(self, responses, golds, verifiers, opts, think_tag, problem_types):
         assert self._pool is not None
         n = len(responses)
-        items = [(r, g, v, think_tag, self.strict, o) for r, g, v, o in zip(responses, golds, verifiers, opts, strict=True)]
+        items = [
+            (r, g, v, think_tag, self.strict, o)
+            for r, g, v, o in zip(responses, golds, verifiers, opts, strict=True)
+        ]
         parts: list[tuple[float, float, float] | None] = [None] * n
         timed_out = [False] * n
 
         def submit(indices: range | list[int]):
-            return self._pool.schedule(_score_chunk, args=([items[i] for i in indices],), timeout=self.timeout_s)
+            return self._pool.schedule(
+                _score_chunk, args=([items[i] for i in indices],), timeout=self.timeout_s
+            )
 
         size = self._chunk_size(n)
         chunks = [range(start, min(start + size, n)) for start in range(0, n, size)]
@@ -267,11 +280,16 @@ class BatchScorer:
             timed_out[i] = True
             logger.warning(
                 "reward item %d (problem type %r, %d characters) ran past %.1f s: worker killed, accuracy 0",
-                i, problem_types[i], len(responses[i]), self.timeout_s,
+                i,
+                problem_types[i],
+                len(responses[i]),
+                self.timeout_s,
             )
         else:
             self.n_errors += 1
-            logger.warning("reward item %d (problem type %r) failed: %r; accuracy 0", i, problem_types[i], error)
+            logger.warning(
+                "reward item %d (problem type %r) failed: %r; accuracy 0", i, problem_types[i], error
+            )
 
     @staticmethod
     def _length_scores(lengths, envelopes, tasks, length_weight) -> list[float]:

@@ -79,7 +79,13 @@ def score_components(
 
 
 def compose(
-    accuracy: float, fmt: float, structure: float, length: float, *, format_weight: float, length_weight: float
+    accuracy: float,
+    fmt: float,
+    structure: float,
+    length: float,
+    *,
+    format_weight: float,
+    length_weight: float,
 ) -> RewardBreakdown:
     """Combine the parts: ``overall = (1 − w_f − w_ℓ)·a + w_f·f + s + w_ℓ·ℓ``."""
     overall = (1.0 - format_weight - length_weight) * accuracy + format_weight * fmt + structure
@@ -158,6 +164,7 @@ def score_response(
     options = dict(verifier_options or {})
     verifier.check_options(options)
     ell = length_component(length, resolve_envelope(envelope, task), length_weight)
-    a, f, s = score_components(response, gold_text(answer), verifier, think_tag=think_tag, strict=strict,
-                               options=options)
+    a, f, s = score_components(
+        response, gold_text(answer), verifier, think_tag=think_tag, strict=strict, options=options
+    )
     return compose(a, f, s, ell, format_weight=format_weight, length_weight=length_weight)

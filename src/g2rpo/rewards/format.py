@@ -1,8 +1,9 @@
-"""The format check of recipe §4: is the whole response ``<thinking>…</thinking><answer>…</answer>``?
+"""The format check of recipe §4: is the response ``<thinking>…</thinking><answer>…</answer>``?
 
-The rule is the authors' regular expression, ``\\A\\s*<thinking>.*?</thinking>\\s*<answer>.*?</answer>\\s*\\Z``
-(DOTALL, lazy), evaluated in linear time (a backtracking regex is quadratic on adversarial text such as many
-``</thinking><answer>`` pairs with no closing tag). Whitespace is allowed before, between and after the two
+The rule is the authors' regular expression,
+``\\A\\s*<thinking>.*?</thinking>\\s*<answer>.*?</answer>\\s*\\Z`` (DOTALL, lazy), evaluated in linear
+time (a backtracking regex is quadratic on adversarial text such as many ``</thinking><answer>`` pairs with
+no closing tag). Whitespace is allowed before, between and after the two
 blocks; the tags themselves are matched exactly (case-sensitive, no inner spaces).
 
 Deviation from the authors' code: OneThinker/OpenVLThinkerV2 first delete the whitespace around *every* ``<``,

@@ -42,7 +42,9 @@ class Verifier:
     options: frozenset[str] = field(default=frozenset())
 
     @classmethod
-    def from_functions(cls, name: str, accuracy: AccuracyFn, well_formed: WellFormedFn, rule: str) -> Verifier:
+    def from_functions(
+        cls, name: str, accuracy: AccuracyFn, well_formed: WellFormedFn, rule: str
+    ) -> Verifier:
         """A verifier whose ``options`` are the keyword-only parameters of ``accuracy``."""
         params = inspect.signature(accuracy).parameters.values()
         options = frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
@@ -80,31 +82,45 @@ VERIFIERS: dict[str, Verifier] = {
     v.name: v
     for v in (
         Verifier.from_functions(
-            "multiple choice", verifiers.multiple_choice, structure.multiple_choice_well_formed,
+            "multiple choice",
+            verifiers.multiple_choice,
+            structure.multiple_choice_well_formed,
             "option letter match (`B`, `(B)`, `B.`, `B) text`) or the option text; metric `multiple_choice`",
         ),
         Verifier.from_functions(
-            "numerical", verifiers.numerical, structure.number_well_formed,
+            "numerical",
+            verifiers.numerical,
+            structure.number_well_formed,
             "numbers equal at 2 decimals after stripping commas/units; metric `numeric`",
         ),
         Verifier.from_functions(
-            "regression", verifiers.regression, structure.number_well_formed,
+            "regression",
+            verifiers.regression,
+            structure.number_well_formed,
             "mean relative accuracy over θ ∈ {0.50, …, 0.95} of 1[|p − g|/|g| < 1 − θ]",
         ),
         Verifier.from_functions(
-            "math", verifiers.math_equivalence, structure.math_well_formed,
+            "math",
+            verifiers.math_equivalence,
+            structure.math_well_formed,
             "math-verify `verify(parse(gold), parse(pred))`, time-limited; metric `math_equiv`",
         ),
         Verifier.from_functions(
-            "ocr", verifiers.ocr, structure.text_well_formed,
+            "ocr",
+            verifiers.ocr,
+            structure.text_well_formed,
             "max(0, 1 − WER) over whitespace words (rapidfuzz Levenshtein on word lists)",
         ),
         Verifier.from_functions(
-            "spatial grounding", verifiers.spatial_grounding, structure.grounding_well_formed,
-            "IoU of `{\"boxes\": [x1, y1, x2, y2]}`, conventions rel1000/abs/coco_xywh; metric `iou`",
+            "spatial grounding",
+            verifiers.spatial_grounding,
+            structure.grounding_well_formed,
+            'IoU of `{"boxes": [x1, y1, x2, y2]}`, conventions rel1000/abs/coco_xywh; metric `iou`',
         ),
         Verifier.from_functions(
-            "open-ended", verifiers.open_ended, structure.text_well_formed,
+            "open-ended",
+            verifiers.open_ended,
+            structure.text_well_formed,
             "mean of ROUGE-1/2/L F1 (rouge-score tokenizer with stemming)",
         ),
     )

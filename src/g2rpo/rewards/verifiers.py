@@ -2,9 +2,9 @@
 
 Each takes the *extracted* answer (see :func:`g2rpo.metrics.extraction.extract_answer`) and the gold, and
 returns a float in [0, 1]. Where the rule is also an evaluation metric (option matching, numeric equality,
-math equivalence, IoU) the verifier calls the :mod:`g2rpo.metrics` function behind that metric, so the training reward and the
-published number share one code path. Registration, option checking and totality (exceptions → 0) live in
-:mod:`g2rpo.rewards.registry`.
+math equivalence, IoU) the verifier calls the :mod:`g2rpo.metrics` function behind that metric, so the
+training reward and the published number share one code path. Registration, option checking and totality
+(exceptions → 0) live in :mod:`g2rpo.rewards.registry`.
 """
 
 from __future__ import annotations
@@ -73,22 +73,30 @@ def spatial_grounding(
     """
     for name, value in (("pred_coord", pred_coord), ("gold_coord", gold_coord)):
         if value not in COORDINATE_CONVENTIONS:
-            raise VerifierConfigError(f"{name}={value!r}; valid conventions: {', '.join(COORDINATE_CONVENTIONS)}")
+            raise VerifierConfigError(
+                f"{name}={value!r}; valid conventions: {', '.join(COORDINATE_CONVENTIONS)}"
+            )
     if pred_coord != gold_coord and image_size is None:
         raise VerifierConfigError(
-            f"comparing a {pred_coord!r} prediction with a {gold_coord!r} gold needs image_size=(width, height)"
+            f"comparing a {pred_coord!r} prediction with a {gold_coord!r} gold needs "
+            "image_size=(width, height)"
         )
     return iou(
-        prediction, gold, pred_coord=pred_coord, gold_coord=gold_coord, image_size=image_size,
-        pred_image_size=pred_image_size, parse="strict",
+        prediction,
+        gold,
+        pred_coord=pred_coord,
+        gold_coord=gold_coord,
+        image_size=image_size,
+        pred_image_size=pred_image_size,
+        parse="strict",
     )
 
 
 def regression(prediction: str, gold: str) -> float:
     """Mean relative accuracy: ``mean over θ ∈ {0.50, …, 0.95} of 1[|p − g| / |g| < 1 − θ]`` (recipe §4).
 
-    Strict ``<`` as in the reference; ``p`` and ``g`` read by :func:`g2rpo.metrics.parsing.parse_number` (the ``numerical`` rule's
-    reader: commas, currency and a trailing unit stripped).
+    Strict ``<`` as in the reference; ``p`` and ``g`` are read by :func:`g2rpo.metrics.parsing.parse_number`
+    (the ``numerical`` rule's reader: commas, currency and a trailing unit stripped).
     Deviations from the authors' float32 ``|p − g| / (|g| + 1e-8)``: float64 and exact thresholds (so a
     relative error of exactly 0.05 fails θ = 0.95, as the formula says), and ``g = 0`` scores 1 iff ``p = 0``
     (the authors' ``+1e-8`` gives the same except for ``|p| < 5e-9``). Unparseable or non-finite → 0.
