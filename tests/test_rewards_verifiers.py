@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
-from g2rpo.rewards import VERIFIERS, VerifierConfigError, get_verifier
+from g2rpo.rewards import VERIFIERS, VerifierConfigError, get_verifier, score_response
 from g2rpo.rewards.rouge import rouge_f1
 
 CHOICES = ["cat", "dog", "bird"]
@@ -228,3 +228,40 @@ def test_grounding_configuration_errors_are_raised_not_scored() -> None:
         VERIFIERS["spatial grounding"](_box(0, 0, 10, 10), "[0, 0, 10, 10]", gold_coord="abs")
     with pytest.raises(VerifierConfigError, match="rel1000, abs, coco_xywh"):
         VERIFIERS["spatial grounding"](_box(0, 0, 10, 10), "[0, 0, 10, 10]", pred_coord="xyxy")
+
+
+_ANSWERS = st.sampled_from(
+    [
+        "12",
+        "12.004",
+        "1,234.5 cm",
+        "$\\frac{1}{2}$",
+        "0.5",
+        "x = 2",
+        '{"boxes": [0, 0, 100, 100]}',
+        '{"boxes": [0, 0, 100, 50]}',
+        "[0, 0, 1, 1]",
+        "B",
+        "",
+        "nan",
+        "1e308",
+    ]
+)
+_SHARED = {"numerical": "numeric", "math": "math_equiv", "spatial grounding": "iou"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(answer=_ANSWERS, gold=_ANSWERS, problem_type=st.sampled_from(sorted(_SHARED)), tagged=st.booleans())
+def test_reward_accuracy_is_the_benchmark_metric(
+    answer: str, gold: str, problem_type: str, tagged: bool
+) -> None:
+    # One code path: for the shared rules the reward's accuracy on a raw response equals compute(metric, …)
+    # with the metric's own default extraction (answer_tag), whenever the metric accepts the gold.
+    from g2rpo.metrics import compute
+
+    response = f"<thinking>x</thinking><answer>{answer}</answer>" if tagged else answer
+    try:
+        expected = compute(_SHARED[problem_type], response, gold)
+    except (ValueError, TypeError):  # a gold the metric rejects (a data error there); the reward scores 0
+        expected = 0.0
+    assert score_response(response, gold, problem_type=problem_type).accuracy == expected
