@@ -41,8 +41,11 @@ class ScriptArguments:
     skip_invalid: bool = field(default=False, metadata={"help": "Skip (and count) bad records instead of failing."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training records."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N eval records."})
-    min_pixels: int | None = field(default=None, metadata={"help": "Image processor lower pixel bound."})
-    max_pixels: int | None = field(default=None, metadata={"help": "Image processor upper pixel bound."})
+    min_pixels: int | None = field(default=None, metadata={"help": "Lower bound on image area (pixels), data and processor."})
+    max_pixels: int | None = field(default=None, metadata={"help": "Upper bound on image area (pixels), data and processor."})
+    box_units: str = field(
+        default="0-1000", metadata={"help": "Grounding box convention in prompts: 0-1000 (Qwen3-VL) or pixels (Qwen2.5-VL)."}
+    )
     dtype: str | None = field(default=None, metadata={"help": "Model dtype (bfloat16, float32; default: checkpoint's)."})
 
 
@@ -82,7 +85,8 @@ def load_split(path: str, script_args: ScriptArguments, config: G2RPOConfig, lim
     records = load_records(path, data_root=script_args.data_root, skip_invalid=script_args.skip_invalid)
     if limit is not None:
         records = records[:limit]
-    return to_hf_dataset(records, think_tag=config.think_tag)
+    return to_hf_dataset(records, think_tag=config.think_tag, min_pixels=script_args.min_pixels,
+                         max_pixels=script_args.max_pixels, box_units=script_args.box_units)
 
 
 def run(script_args: ScriptArguments, config: G2RPOConfig):

@@ -89,6 +89,15 @@ def check_dataset(dataset, name: str) -> None:
         canonical_problem_type(value)
 
 
+def _pad_left(processing_class) -> None:
+    """TRL needs left padding; a processor padding right misaligns ``mm_token_type_ids`` with the left-padded
+    prompt ids (Qwen-VL's M-RoPE then fails on batches of unequal prompt lengths)."""
+    tokenizer = getattr(processing_class, "tokenizer", processing_class)
+    if tokenizer is not None and getattr(tokenizer, "padding_side", "left") != "left":
+        logger.info("setting the processor's padding_side to 'left' (required by GRPOTrainer)")
+        tokenizer.padding_side = "left"
+
+
 def _write_json_atomic(path: str, data: dict) -> None:
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
@@ -132,6 +141,7 @@ class G2RPOTrainer(GRPOTrainer):
             format_weight=args.format_weight,
             length_weight=args.effective_length_weight,
         )
+        _pad_left(kwargs.get("processing_class"))
         callbacks = [*(kwargs.pop("callbacks", None) or []), JsonlMetricsCallback(args.metrics_file)]
         super().__init__(model, reward_funcs=[self.task_reward], args=args, train_dataset=train_dataset,
                          eval_dataset=eval_dataset, callbacks=callbacks, **kwargs)
@@ -146,10 +156,24 @@ class G2RPOTrainer(GRPOTrainer):
             seed=args.seed + 1,
             shuffle=self.shuffle_dataset,
         )
+        self._suppress_vision_tokens()
         self._scored: GatheredScores | None = None
         self._capture: dict | None = None
         if self.accelerator.is_main_process:
             args.save_yaml(os.path.join(args.output_dir, CONFIG_FILE))
+
+    def _suppress_vision_tokens(self) -> None:
+        """Never sample vision markers: TRL suppresses only the image token, but a sampled ``<|vision_start|>``
+        makes Qwen-VL's M-RoPE count an image that is not there and the training forward fails."""
+        if self.use_vllm or not hasattr(self, "generation_config"):
+            return
+        config = self.model.config
+        names = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+        extra = [getattr(config, n) for n in names if isinstance(getattr(config, n, None), int)]
+        if extra:
+            merged = sorted({*(self.generation_config.suppress_tokens or []), *extra})
+            self.generation_config.suppress_tokens = merged
+            self.generation_kwargs["suppress_tokens"] = merged
 
     def close(self) -> None:
         """Stop the reward worker pool (if this trainer built it)."""
