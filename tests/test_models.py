@@ -180,3 +180,11 @@ def test_loader_reads_the_hub_checkpoint_layout(tmp_path):
     assert processor.apply_chat_template(_messages(None), tokenize=False).startswith(
         "<|im_start|>user\n<|vision_start|>"
     )
+
+
+def test_dtype_names(tiny):
+    _, path, _, _ = tiny
+    model, _ = load_model_and_processor(path, dtype="bf16")
+    assert model.dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="unknown dtype 'float8x'; valid: auto, bfloat16, bf16"):
+        load_model_and_processor(path, dtype="float8x")

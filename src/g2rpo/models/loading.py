@@ -19,6 +19,15 @@ from transformers.utils import is_torchvision_available
 
 from g2rpo.models.processor import get_processor_class
 
+_DTYPES: dict[str, torch.dtype] = {
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+}
+
 
 def load_processor(
     path: str | Path, *, min_pixels: int | None = None, max_pixels: int | None = None, **kwargs
@@ -61,7 +70,12 @@ def load_model_and_processor(
     ``from_pretrained`` calls. Nothing here downloads unless ``path`` is a hub id not in the local cache.
     """
     if isinstance(dtype, str) and dtype != "auto":
-        dtype = getattr(torch, dtype)
+        resolved = _DTYPES.get(dtype) or getattr(torch, dtype, None)
+        if not isinstance(resolved, torch.dtype):
+            raise ValueError(
+                f"unknown dtype {dtype!r}; valid: auto, {', '.join(_DTYPES)} (or any torch dtype name)"
+            )
+        dtype = resolved
     model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=dtype or "auto", **kwargs)
     if device is not None:
         model = model.to(device)
