@@ -234,7 +234,7 @@ def test_openai_backend_retries_and_keeps_order(tmp_path: Path, fake_server: str
         impatient.generate(requests[:1])
 
 
-def test_eval_command_with_openai_backend(tmp_path: Path, fake_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_command_with_openai_backend(tmp_path: Path, fake_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from g2rpo.evaluation import cli_eval
 
     _FakeServer.answers = {**answers_by_question("MMStar"), **answers_by_question("RefCOCO")}
@@ -250,6 +250,14 @@ def test_eval_command_with_openai_backend(tmp_path: Path, fake_server: str, caps
     assert summary["MMStar"]["accuracy"] == pytest.approx(200 / 3)  # first 3 rows: 1, 0, 1
     assert summary["RefCOCO_val"]["acc@0.5"] == 50.0 and summary["RefCOCO_val"]["n_items"] == 2
     assert (tmp_path / "out" / "report.html").exists()
+    # a rerun with everything cached never constructs the backend (no model load, no server needed)
+    import g2rpo.evaluation.backends.base as base
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("backend constructed although every item was cached")
+
+    monkeypatch.setattr(base, "make_backend", refuse)
+    assert cli_eval.main(args) == 0
 
 
 def test_report_compares_with_baselines() -> None:

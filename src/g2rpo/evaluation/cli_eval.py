@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from g2rpo.evaluation.backends import GenerationSettings, make_backend
+    from g2rpo.evaluation.backends import GenerationSettings, LazyBackend
     from g2rpo.evaluation.cli_score import print_results
     from g2rpo.evaluation.items import load_items
     from g2rpo.evaluation.records import DataFormatError
@@ -54,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
         options["device"] = args.device
     if args.backend == "openai":
         options.update(base_url=args.base_url, concurrency=args.concurrency, timeout_s=args.timeout)
-    backend = make_backend(args.backend, args.model, settings, **options)
+    backend = LazyBackend(args.backend, args.model, settings, **options)  # loads only if something is missing
     out = Path(args.out)
     runs = {}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]

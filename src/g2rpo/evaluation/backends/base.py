@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from g2rpo.evaluation.records import Generation, GenerationRequest
 
-__all__ = ["BACKENDS", "Backend", "GenerationSettings", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "GenerationSettings", "LazyBackend", "make_backend"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,30 @@ def make_backend(name: str, model: str, settings: GenerationSettings, **options:
     module, cls = BACKENDS[name].split(":")
     factory: Callable[..., Backend] = getattr(importlib.import_module(module), cls)
     return factory(model, settings, **options)
+
+
+class LazyBackend:
+    """A backend constructed on its first ``generate`` call: a rerun whose items are all cached never loads
+    the model. ``describe()`` matches what the wrapped backend would report (it keys the cache)."""
+
+    def __init__(self, name: str, model: str, settings: GenerationSettings, **options: Any) -> None:
+        if name not in BACKENDS:
+            raise KeyError(f"unknown backend {name!r}; valid backends: {sorted(BACKENDS)}")
+        self.name = name
+        self.model = model
+        self.settings = settings
+        self.options = options
+        self._backend: Backend | None = None
+
+    def describe(self) -> dict[str, Any]:
+        info = {"backend": self.name, "model": self.model, **self.settings.to_dict()}
+        if self.name == "openai":
+            info["base_url"] = str(self.options.get("base_url", "http://localhost:8000/v1")).rstrip("/")
+        return info
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        if not requests:
+            return []
+        if self._backend is None:
+            self._backend = make_backend(self.name, self.model, self.settings, **self.options)
+        return self._backend.generate(requests)
