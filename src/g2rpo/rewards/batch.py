@@ -33,7 +33,7 @@ from g2rpo.rewards.compose import (
     check_weights,
     compose,
     gold_text,
-    length_component,
+    length_components,
     resolve_envelope,
     score_components,
 )
@@ -295,10 +295,8 @@ class BatchScorer:
     def _length_scores(lengths, envelopes, tasks, length_weight) -> list[float]:
         if length_weight == 0 and all(length is None for length in lengths):
             return [0.0] * len(lengths)
-        return [
-            length_component(length, resolve_envelope(env, task), length_weight)
-            for length, env, task in zip(lengths, envelopes, tasks, strict=True)
-        ]
+        resolved = [resolve_envelope(env, task) for env, task in zip(envelopes, tasks, strict=True)]
+        return length_components(lengths, resolved, length_weight)
 
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""

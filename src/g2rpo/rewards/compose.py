@@ -10,7 +10,7 @@ this is the authors' ``0.9·a + 0.1·f + s`` (maximum 1.5). G2RPO uses ``overall
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -102,25 +102,38 @@ def resolve_envelope(envelope: Envelope | None, task: str | None) -> Envelope | 
     return get_task_family(task).envelope
 
 
-def length_component(length: float | None, envelope: Envelope | None, length_weight: float) -> float:
-    """``ℓ = g2rpo.algo.length_score(length, envelope)``, or 0 when there is no length or envelope.
+def length_components(
+    lengths: Sequence[float | None], envelopes: Sequence[Envelope | None], length_weight: float
+) -> list[float]:
+    """``ℓ_i = g2rpo.algo.length_score(lengths[i], envelopes[i])``, 0 where a length or envelope is missing.
 
-    With ``length_weight > 0`` both are required (a silent 0 would bias every reward of the task).
+    One vectorised call per distinct envelope. With ``length_weight > 0`` every length and envelope is
+    required (a silent 0 would bias every reward of the task).
     """
-    if length is None or envelope is None:
-        if length_weight > 0:
-            raise ValueError(
-                "length_weight > 0 needs the response length and an envelope (pass envelope=..., or task=... "
-                f"to use the task family's default); got length={length!r}, envelope={envelope!r}"
-            )
-        return 0.0
-    if not math.isfinite(float(length)) or float(length) < 0:
-        raise ValueError(f"a response length must be a finite number >= 0, got {length!r}")
-    import torch
+    out = [0.0] * len(lengths)
+    groups: dict[Envelope, list[int]] = {}
+    for i, (length, envelope) in enumerate(zip(lengths, envelopes, strict=True)):
+        if length is None or envelope is None:
+            if length_weight > 0:
+                raise ValueError(
+                    "length_weight > 0 needs the response length and an envelope (pass envelope=..., or "
+                    f"task=... to use the task family's default); item {i} has length={length!r}, "
+                    f"envelope={envelope!r}"
+                )
+            continue
+        if not math.isfinite(float(length)) or float(length) < 0:
+            raise ValueError(f"a response length must be a finite number >= 0; item {i} has {length!r}")
+        groups.setdefault(envelope, []).append(i)
+    if groups:
+        import torch  # the parent process only: batch-scorer workers never import torch
 
-    from g2rpo.algo import length_score
+        from g2rpo.algo import length_score
 
-    return float(length_score(torch.tensor([float(length)], dtype=torch.float64), envelope)[0])
+        for envelope, indices in groups.items():
+            values = torch.tensor([float(lengths[i]) for i in indices], dtype=torch.float64)
+            for i, value in zip(indices, length_score(values, envelope).tolist(), strict=True):
+                out[i] = float(value)
+    return out
 
 
 def score_response(
@@ -163,7 +176,7 @@ def score_response(
     verifier = get_verifier(problem_type)
     options = dict(verifier_options or {})
     verifier.check_options(options)
-    ell = length_component(length, resolve_envelope(envelope, task), length_weight)
+    (ell,) = length_components([length], [resolve_envelope(envelope, task)], length_weight)
     a, f, s = score_components(
         response, gold_text(answer), verifier, think_tag=think_tag, strict=strict, options=options
     )
