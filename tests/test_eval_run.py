@@ -92,6 +92,17 @@ def test_prompt_follows_the_protocol(tmp_path: Path) -> None:
     )
 
 
+def test_prompt_tail_per_item(tmp_path: Path) -> None:
+    from g2rpo.evaluation.runner import make_request
+
+    for name, expected in (("RoboSpatialHome", ["yes or no", "yes or no", "point_2d", "point_2d"]),
+                           ("MathVision_MINI", ["option letter", "an expression", "an expression"])):
+        write_benchmark(tmp_path, name)
+        ref = resolve_benchmark(name)
+        tails = [make_request(ref, item).prompt.rsplit("\n", 1)[1] for item in load_items(ref, tmp_path)]
+        assert [e in t for e, t in zip(expected, tails, strict=True)] == [True] * len(expected), tails
+
+
 def test_resume_after_interrupted_run(tmp_path: Path) -> None:
     name = "ChartQA_TEST"
     _, expected = write_benchmark(tmp_path / "data", name)

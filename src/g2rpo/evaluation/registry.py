@@ -54,7 +54,10 @@ class Benchmark:
     aggregation: str = "mean"
     """Aggregation rule name in :data:`g2rpo.evaluation.aggregate.AGGREGATIONS`."""
     open_answer_kind: str = ""
-    """Prompt tail for items without options (mixed benchmarks: MMMU, MathVista, MathVision)."""
+    """Prompt tail for the benchmark's other items (see :attr:`kind_rule`)."""
+    kind_rule: str = "options"
+    """Which items get :attr:`open_answer_kind`: ``"options"`` — items without options (MMMU, MathVista,
+    MathVision); ``"yes_no"`` — items whose gold is not yes/no (RoboSpatial's context items ask for a point)."""
     required: tuple[str, ...] = ("index", "question", "answer")
     """Columns a benchmark file must have (a predictions file also needs ``prediction``)."""
     multi_answer: bool = False
@@ -69,6 +72,14 @@ class Benchmark:
     """Question template for referring expressions (``{expression}``)."""
     note: str = ""
     """Where the rule deviates from the reference (a rule instead of an LLM judge, a fixed reference bug)."""
+
+    def answer_kind_for(self, has_options: bool, gold: str) -> str:
+        """The prompt tail of one item (see :attr:`kind_rule`)."""
+        if not self.open_answer_kind:
+            return self.answer_kind
+        if self.kind_rule == "yes_no":
+            return self.answer_kind if gold.strip().lower() in ("yes", "no") else self.open_answer_kind
+        return self.answer_kind if has_options else self.open_answer_kind
 
 
 _JUDGE = "rule-based substitute for VLMEvalKit's LLM judge"
@@ -120,7 +131,8 @@ _ALL: tuple[Benchmark, ...] = (
         note="item score = fraction of predicted points inside the mask; per category (location/placement/unseen)",
     ),
     Benchmark(
-        "RoboSpatialHome", "spatial_reasoning", "yes/no", "robospatial", "accuracy",
+        "RoboSpatialHome", "spatial_reasoning", "yes/no", "robospatial", "accuracy", open_answer_kind="point",
+        kind_rule="yes_no",
         note="correct point-in-polygon (VLMEvalKit's vertical-edge bug not copied)",
     ),
     *(

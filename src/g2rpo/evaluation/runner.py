@@ -58,7 +58,7 @@ def make_request(ref: BenchmarkRef, item: EvalItem, think_tag: str = "thinking")
     from g2rpo.evaluation.prompts import build_prompt
 
     bench = ref.benchmark
-    kind = bench.answer_kind if item.options or not bench.open_answer_kind else bench.open_answer_kind
+    kind = bench.answer_kind_for(bool(item.options), item.answer)
     prompt = build_prompt(item, kind, think_tag=think_tag, grounding_template=bench.grounding_template)
     return GenerationRequest(prompt, item.images)
 
