@@ -47,7 +47,10 @@ def test_bad_think_tag_is_an_error() -> None:
         format_score(GOOD, "<thinking>")
 
 
+# Unicode whitespace (an em space, an information separator) must be treated as the regex's \s treats it.
 FRAGMENTS = [
+    "\u2003",
+    "\x1c",
     "<thinking>",
     "</thinking>",
     "<think>",
