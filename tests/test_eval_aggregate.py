@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from g2rpo.evaluation.aggregate import aggregate
 from g2rpo.evaluation.records import DataFormatError, ScoredItem
@@ -84,3 +86,18 @@ def test_category_averages_reproduce_the_paper() -> None:
     assert round(averages["spatial_reasoning"][0], 1) == 63.6
     assert round(averages["general_vqa"][0], 1) == 77.9
     assert averages["general_vqa"][1] == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.booleans()), min_size=1, max_size=30, unique_by=lambda t: t[:2]))
+def test_circular_matches_a_brute_force_reference(rows: list[tuple[int, int, bool]]) -> None:
+    # row (question q, rotation r, right?) has VLMEvalKit index q + r·1e6
+    items = [item(str(q + r * 1_000_000), float(ok)) for q, r, ok in rows]
+    result = aggregate("circular", "MMBench_DEV_EN", items, "circular_accuracy")
+    questions = {q for q, _, _ in rows}
+    all_right = [all(ok for q2, _, ok in rows if q2 == q) for q in questions]
+    assert result.value == pytest.approx(100 * sum(all_right) / len(questions))
+    # a group needs every rotation: never above the per-group fraction right, averaged over groups
+    # (not the row-level vanilla accuracy: groups differ in size)
+    fractions = [sum(ok for q2, _, ok in rows if q2 == q) / sum(1 for q2, _, _ in rows if q2 == q) for q in questions]
+    assert result.value <= 100 * sum(fractions) / len(questions) + 1e-9

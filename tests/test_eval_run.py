@@ -120,7 +120,7 @@ def test_resume_after_interrupted_run(tmp_path: Path) -> None:
     resumed = ScriptedBackend(answers)
     with pytest.warns(UserWarning, match="truncated last line"):
         run = run_benchmark(ref, items, resumed, tmp_path / "out", batch_size=2)
-    assert resumed.batches == [2]  # only items 3 and 4 were generated again
+    assert resumed.batches == [2]  # only the two items not in the cache were generated again
     assert run.result.value == pytest.approx(expected)
     again = ScriptedBackend(answers)
     run_benchmark(ref, items, again, tmp_path / "out", batch_size=2)
@@ -195,6 +195,10 @@ class _FakeServer(BaseHTTPRequestHandler):
         content = body["messages"][0]["content"]
         prompt = content[-1]["text"]
         assert content[0]["image_url"]["url"].startswith("data:image/png;base64,")
+        if "SLOW" in prompt:
+            import time
+
+            time.sleep(1.0)
         with self.lock:
             left = self.failures.get(prompt, 0)
             self.failures[prompt] = left - 1
@@ -243,6 +247,9 @@ def test_openai_backend_retries_and_keeps_order(tmp_path: Path, fake_server: str
     impatient = OpenAIBackend("served", GenerationSettings(), base_url=fake_server, max_retries=1, backoff_s=0.01)
     with pytest.raises(ServerError, match="gave up after 2 attempts; last error: HTTP 503"):
         impatient.generate(requests[:1])
+    hasty = OpenAIBackend("served", GenerationSettings(), base_url=fake_server, max_retries=0, timeout_s=0.2)
+    with pytest.raises(ServerError, match="last error: ReadTimeout"):
+        hasty.generate([GenerationRequest("SLOW question", requests[0].images)])
 
 
 def test_eval_command_with_openai_backend(tmp_path: Path, fake_server: str, monkeypatch: pytest.MonkeyPatch) -> None:

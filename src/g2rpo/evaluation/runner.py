@@ -151,9 +151,12 @@ def run_benchmark(
     cache = PredictionCache(directory, run_info, overwrite=overwrite)
     done = cache.load()
     todo = [item for item in items if item.index not in done]
+    requests = {item.index: make_request(ref, item, think_tag) for item in todo}
+    # similar lengths share a batch: less padding for batched backends (the cache makes the order irrelevant)
+    todo.sort(key=lambda item: (len(requests[item.index].images), len(requests[item.index].prompt)))
     task = progress.add_task(ref.name, total=len(items), completed=len(items) - len(todo)) if progress else None
     for batch in _chunks(todo, max(1, batch_size)):
-        generations = backend.generate([make_request(ref, item, think_tag) for item in batch])
+        generations = backend.generate([requests[item.index] for item in batch])
         if len(generations) != len(batch):
             raise RuntimeError(f"backend {backend.name} returned {len(generations)} generations for {len(batch)} requests")
         pairs = [(item.index, g) for item, g in zip(batch, generations, strict=True)]
