@@ -297,7 +297,12 @@ def test_tiny_model_end_to_end(tmp_path: Path) -> None:
     from g2rpo.models.tiny import build_tiny
 
     model = build_tiny(tmp_path / "tiny")
-    backend = HFBackend(str(model), GenerationSettings(max_new_tokens=6), device="cpu")
+    backend = HFBackend(str(model), GenerationSettings(max_new_tokens=6), device="cpu", max_pixels=64 * 64)
+    # the lazy wrapper the CLI uses keys the cache exactly as the real backend does
+    from g2rpo.evaluation.backends import LazyBackend
+
+    lazy = LazyBackend("hf", str(model), GenerationSettings(max_new_tokens=6), device="cpu", max_pixels=64 * 64)
+    assert lazy.describe() == backend.describe()
     for name in ("MMStar", "DocVQA_VAL", "RefCOCO_val"):
         write_benchmark(tmp_path / "data", resolve_benchmark(name).benchmark.name)
         ref = resolve_benchmark(name)

@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     parser.add_argument("--think-tag", default="thinking", help="reasoning tag named in the prompt")
     parser.add_argument("--device", default=None, help="hf backend device (default: cuda if available)")
+    parser.add_argument("--max-pixels", type=int, default=None, help="hf backend: cap on each image's resized area")
     parser.add_argument("--base-url", default="http://localhost:8000/v1", help="openai backend server URL")
     parser.add_argument("--concurrency", type=int, default=16, help="openai backend parallel requests")
     parser.add_argument("--timeout", type=float, default=600.0, help="openai backend per-request timeout (s)")
@@ -50,8 +51,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     options: dict = {}
-    if args.backend == "hf" and args.device:
-        options["device"] = args.device
+    if args.backend == "hf":
+        options.update({k: v for k, v in (("device", args.device), ("max_pixels", args.max_pixels)) if v is not None})
     if args.backend == "openai":
         options.update(base_url=args.base_url, concurrency=args.concurrency, timeout_s=args.timeout)
     backend = LazyBackend(args.backend, args.model, settings, **options)  # loads only if something is missing

@@ -82,6 +82,8 @@ class LazyBackend:
 
     def describe(self) -> dict[str, Any]:
         info = {"backend": self.name, "model": self.model, **self.settings.to_dict()}
+        if self.name == "hf" and self.options.get("max_pixels") is not None:
+            info["max_pixels"] = self.options["max_pixels"]
         if self.name == "openai":
             info["base_url"] = str(self.options.get("base_url", "http://localhost:8000/v1")).rstrip("/")
         return info

@@ -29,8 +29,9 @@ class HFBackend:
     """Batched greedy (or sampled) decoding with transformers.
 
     Parameters: ``model`` path or hub id; ``settings`` decoding settings; ``device`` (``"cpu"``, ``"cuda"``,
-    default: CUDA when available); ``dtype`` (default bf16 on GPU, fp32 on CPU); ``model_and_processor`` to
-    reuse an already loaded pair (tests, benchmarks).
+    default: CUDA when available); ``dtype`` (default bf16 on GPU, fp32 on CPU); ``max_pixels`` caps each
+    image's resized area (the processor's default otherwise); ``model_and_processor`` to reuse an already
+    loaded pair (tests, benchmarks).
     """
 
     name = "hf"
@@ -42,19 +43,21 @@ class HFBackend:
         *,
         device: str | None = None,
         dtype: Any = None,
+        max_pixels: int | None = None,
         model_and_processor: tuple[Any, Any] | None = None,
     ) -> None:
         import torch
 
         self.model_path = model
         self.settings = settings
+        self.max_pixels = max_pixels
         if model_and_processor is None:
             from g2rpo.models import load_model_and_processor
 
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
             if dtype is None:
                 dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-            model_and_processor = load_model_and_processor(model, dtype=dtype, device=device)
+            model_and_processor = load_model_and_processor(model, dtype=dtype, device=device, max_pixels=max_pixels)
         self.model, self.processor = model_and_processor
         self.model.eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -63,7 +66,8 @@ class HFBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model_path, **self.settings.to_dict()}
+        info = {"backend": self.name, "model": self.model_path, **self.settings.to_dict()}
+        return {**info, "max_pixels": self.max_pixels} if self.max_pixels is not None else info
 
     def _stop_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
