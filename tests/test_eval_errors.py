@@ -120,3 +120,25 @@ def test_cache_refuses_other_settings(tmp_path: Path) -> None:
     fresh = PredictionCache(tmp_path, {"model": "m", "max_new_tokens": 16}, overwrite=True)
     assert fresh.load() == {}
     assert json.loads((tmp_path / "run.json").read_text())["max_new_tokens"] == 16
+
+
+def test_image_lists_and_bom(tmp_path: Path) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def noise_png(seed: int) -> str:
+        pixels = np.random.default_rng(seed).integers(0, 256, (260, 260, 3), dtype=np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    images = [noise_png(0), noise_png(1)]
+    assert sum(map(len, images)) > 200_000  # larger than any other list literal the loader accepts
+    rows = mcq4([("A", "A")])
+    rows[0]["image"] = repr(images)  # VLMEvalKit's multi-image cell: a Python list literal
+    path = _write(tmp_path / "MMStar.tsv", rows)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a UTF-8 byte-order mark (Excel exports)
+    [item] = load_items(resolve_benchmark("MMStar"), tmp_path)
+    assert [base64.b64encode(b).decode() for b in item.images] == images

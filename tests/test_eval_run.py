@@ -136,17 +136,19 @@ def test_hf_layouts(tmp_path: Path) -> None:
     image = Image.new("RGB", (200, 100), (10, 20, 30))
     # lmms-lab/RefCOCO* parquet layout: expression in `answer`, COCO bbox [x, y, w, h] in pixels
     refcocog = datasets.Dataset.from_dict(
-        {"question_id": ["a1"], "image": [image], "answer": [["the dark box"]], "bbox": [[20.0, 10.0, 40.0, 20.0]]},
+        {"question_id": ["a1"], "image": [image], "answer": [["the dark box", "box at the top left"]],
+         "bbox": [[20.0, 10.0, 40.0, 20.0]]},
         features=datasets.Features({"question_id": datasets.Value("string"), "image": datasets.Image(),
                                     "answer": datasets.Sequence(datasets.Value("string")),
                                     "bbox": datasets.Sequence(datasets.Value("float32"))}),
     )
     (tmp_path / "RefCOCOg").mkdir()
     refcocog.to_parquet(str(tmp_path / "RefCOCOg" / "val-00000-of-00001.parquet"))
-    [item] = load_items(resolve_benchmark("RefCOCOg_val"), tmp_path)
+    item, second = load_items(resolve_benchmark("RefCOCOg_val"), tmp_path)  # one item per expression
     # x1 = 20/200·1000 = 100, y1 = 10/100·1000 = 100, x2 = 60/200·1000 = 300, y2 = 30/100·1000 = 300
-    assert json.loads(item.answer) == [100.0, 100.0, 300.0, 300.0]
-    assert (item.question, item.split, item.index, len(item.images)) == ("the dark box", "val", "a1", 1)
+    assert json.loads(item.answer) == json.loads(second.answer) == [100.0, 100.0, 300.0, 300.0]
+    assert (item.question, item.split, item.index, len(item.images)) == ("the dark box", "val", "a1_0", 1)
+    assert (second.question, second.index) == ("box at the top left", "a1_1")
     # save_to_disk layout with an options list
     mmstar = datasets.DatasetDict({"val": datasets.Dataset.from_dict(
         {"id": ["7"], "image": [image], "question": ["Q-7"], "options": [["cat", "dog"]], "answer": ["B"]},

@@ -39,8 +39,12 @@ _IMAGE_COLUMNS = ("image", "image_path")
 
 
 def normalize_hf_table(table: Table, ref: BenchmarkRef) -> Table:
-    """Map Hugging Face column conventions onto VLMEvalKit's (see module docstring)."""
-    rows = []
+    """Map Hugging Face column conventions onto VLMEvalKit's (see module docstring).
+
+    A RefCOCO-family row with several referring expressions becomes one item per expression (index
+    ``<id>_<k>``), as lmms-eval evaluates them.
+    """
+    rows, numbers = [], []
     columns: dict[str, None] = dict.fromkeys(table.columns)
     for position, (row, number) in enumerate(zip(table.rows, table.row_numbers, strict=True)):
         row = dict(row)
@@ -52,17 +56,27 @@ def normalize_hf_table(table: Table, ref: BenchmarkRef) -> Table:
             listed = parse_list_field(row.get(key, "")) if key in row and "A" not in row else None
             if listed:
                 row.update(zip(OPTION_LETTERS, listed, strict=False))
+        expanded = [row]
         if ref.benchmark.splits and "bbox" in row:
-            row["question"], row["answer"] = _refcoco_hf_row(row, f"{table.path}, row {number}")
-        columns.update(dict.fromkeys(row))
-        rows.append(row)
-    return Table(table.path, tuple(columns), rows, table.row_numbers)
+            expressions, box = _refcoco_hf_row(row, f"{table.path}, row {number}")
+            expanded = [
+                {**row, "index": row["index"] if len(expressions) == 1 else f"{row['index']}_{k}", "question": e, "answer": box}
+                for k, e in enumerate(expressions)
+            ]
+        for new in expanded:
+            columns.update(dict.fromkeys(new))
+            rows.append(new)
+            numbers.append(number)
+    return Table(table.path, tuple(columns), rows, numbers)
 
 
-def _refcoco_hf_row(row: dict[str, str], where: str) -> tuple[str, str]:
+def _refcoco_hf_row(row: dict[str, str], where: str) -> tuple[list[str], str]:
+    """(referring expressions, gold box as 0–1000 ``[x1, y1, x2, y2]`` JSON) of an lmms-lab RefCOCO row."""
     from PIL import Image
 
-    expressions = parse_list_field(row.get("answer", "")) or [row.get("answer", "")]
+    expressions = [e for e in (parse_list_field(row.get("answer", "")) or [row.get("answer", "")]) if e.strip()]
+    if not expressions:
+        raise DataFormatError(f"{where}, field 'answer': no referring expression")
     box = parse_list_field(row["bbox"])
     images = parse_image_field(row.get("image", ""), f"{where}, field 'image'")
     if not box or len(box) != 4 or not images:
@@ -71,7 +85,7 @@ def _refcoco_hf_row(row: dict[str, str], where: str) -> tuple[str, str]:
         width, height = image.size
     x, y, w, h = (float(v) for v in box)
     rel = [round(x / width * 1000, 1), round(y / height * 1000, 1), round((x + w) / width * 1000, 1), round((y + h) / height * 1000, 1)]
-    return expressions[0], json.dumps(rel)
+    return expressions, json.dumps(rel)
 
 
 def items_from_table(

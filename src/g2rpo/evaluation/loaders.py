@@ -52,6 +52,7 @@ TABLE_SUFFIXES: tuple[str, ...] = (".tsv", ".xlsx", ".jsonl", ".json", ".csv")
 """File types :func:`read_table` understands."""
 
 _MAX_LITERAL_CHARS = 200_000
+_MAX_IMAGE_LIST_CHARS = 1 << 30
 _IMAGE_REF_MAX_CHARS = 64
 
 
@@ -110,7 +111,7 @@ def _read_delimited(path: Path, delimiter: str) -> Table:
     csv.field_size_limit(sys.maxsize)
     rows: list[dict[str, str]] = []
     numbers: list[int] = []
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         header = next(reader, None)
         if not header:
@@ -155,7 +156,7 @@ def _read_xlsx(path: Path) -> Table:
 
 
 def _read_jsonl(path: Path) -> Table:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
     records: list[tuple[int, Any]] = []
     if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
         try:
@@ -197,13 +198,13 @@ def write_table(path: str | Path, columns: Sequence[str], rows: Iterable[dict[st
     os.replace(tmp, path)
 
 
-def parse_list_field(value: str) -> list[str] | None:
+def parse_list_field(value: str, *, max_chars: int = _MAX_LITERAL_CHARS) -> list[str] | None:
     """A list literal (``['a', 'b']`` or JSON ``["a"]``) as a list of strings; ``None`` if not a list.
 
-    Safe: ``json.loads`` then ``ast.literal_eval`` (literals only, never ``eval``), bounded input size.
+    Safe: ``json.loads`` then ``ast.literal_eval`` (literals only, never ``eval``), at most ``max_chars``.
     """
     text = value.strip()
-    if not (text.startswith("[") and text.endswith("]")) or len(text) > _MAX_LITERAL_CHARS:
+    if not (text.startswith("[") and text.endswith("]")) or len(text) > max_chars:
         return None
     try:
         parsed = json.loads(text)
@@ -243,7 +244,7 @@ def parse_image_field(value: str, where: str) -> tuple[bytes, ...]:
     """An ``image`` cell: one base64 image, or a list literal of them. Empty → no image."""
     if not value.strip():
         return ()
-    listed = parse_list_field(value) if len(value) <= 64 * 1024 * 1024 else None
+    listed = parse_list_field(value, max_chars=_MAX_IMAGE_LIST_CHARS) if value.lstrip().startswith("[") else None
     parts = listed if listed is not None else [value]
     return tuple(decode_image(p, f"{where}[{i}]" if listed is not None else where) for i, p in enumerate(parts))
 
