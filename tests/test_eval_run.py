@@ -318,3 +318,45 @@ def test_tiny_model_end_to_end(tmp_path: Path) -> None:
     batched = backend.generate(requests)
     single = [backend.generate([r])[0] for r in requests]
     assert [g.text for g in batched] == [g.text for g in single]
+
+
+def test_vllm_backend_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vllm backend's calls into vLLM (a stand-in module records them; vLLM itself needs a GPU)."""
+    import sys
+    import types
+
+    calls: dict[str, Any] = {}
+
+    class LLM:
+        def __init__(self, **kwargs: Any) -> None:
+            calls["llm"] = kwargs
+
+        def chat(self, conversations: list[Any], sampling: Any, use_tqdm: bool) -> list[Any]:
+            calls["chat"] = (conversations, sampling, use_tqdm)
+            out = types.SimpleNamespace(text="<answer>B</answer>", token_ids=[1, 2, 3])
+            return [types.SimpleNamespace(outputs=[out]) for _ in conversations]
+
+    fake = types.SimpleNamespace(LLM=LLM, SamplingParams=lambda **kw: kw)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    from g2rpo.evaluation.backends import make_backend
+
+    backend = make_backend("vllm", "ckpt", GenerationSettings(max_new_tokens=9), tensor_parallel_size=2)
+    png = bytes.fromhex("89504e470d0a1a0a") + b"rest"
+    out = backend.generate([GenerationRequest("Q?", (png,)), GenerationRequest("R?")])
+    assert [(g.text, g.n_tokens) for g in out] == [("<answer>B</answer>", 3)] * 2
+    assert calls["llm"] == {"model": "ckpt", "tensor_parallel_size": 2, "limit_mm_per_prompt": {"image": 8}, "seed": 0}
+    conversations, sampling, _ = calls["chat"]
+    assert sampling == {"max_tokens": 9, "temperature": 0.0, "top_p": 1.0, "seed": 0}
+    first = conversations[0][0]["content"]
+    assert first[0]["image_url"]["url"].startswith("data:image/png;base64,") and first[1] == {"type": "text", "text": "Q?"}
+    assert conversations[1][0]["content"] == [{"type": "text", "text": "R?"}]
+
+
+def test_vllm_missing_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm → ImportError
+    from g2rpo.evaluation.backends import make_backend
+
+    with pytest.raises(ImportError, match=r"pip install 'g2rpo\[vllm\]'.*--backend openai"):
+        make_backend("vllm", "ckpt", GenerationSettings())
