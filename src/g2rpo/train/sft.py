@@ -99,68 +99,33 @@ def sft_target(reasoning: str, answer: str, *, think_tag: str = "thinking") -> s
     return f"<{think_tag}>{reasoning}</{think_tag}><answer>{answer}</answer>"
 
 
-def prompt_messages(prompt: str) -> list[dict[str, Any]]:
-    """A prompt string with `<image>` placeholders → one chat user turn with image and text parts in order."""
-    content: list[dict[str, Any]] = []
-    for i, text in enumerate(prompt.split("<image>")):
-        if i > 0:
-            content.append({"type": "image"})
-        if text.strip():
-            content.append({"type": "text", "text": text})
-    return [{"role": "user", "content": content}]
-
-
-def _reasoning_by_id(path: Path) -> dict[str, str]:
-    """`problem_id` → `reasoning` read from the raw JSONL (the typed record need not carry the field)."""
-    out: dict[str, str] = {}
-    with path.open() as handle:
-        for row, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{row}: not valid JSON ({err})") from None
-            reasoning = raw.get("reasoning")
-            if reasoning is not None and not isinstance(reasoning, str):
-                raise ValueError(f"{path}:{row}: field 'reasoning' must be a string")
-            out[str(raw.get("problem_id", row))] = reasoning or ""
-    return out
-
-
 def build_sft_dataset(config: SFTRunConfig):
     """Records → a `datasets.Dataset` of `{prompt, completion, images}` rows (TRL's conversational
     prompt–completion format for vision-language models)."""
     from datasets import Dataset
-    from PIL import Image
 
-    from g2rpo.data import build_prompt, load_records
+    from g2rpo.data import build_prompt, load_image, load_records, prompt_messages
 
     path = Path(config.train_file)
-    root = Path(config.data_root) if config.data_root else path.parent
-    records = load_records(path, data_root=root)
+    records = load_records(path, data_root=config.data_root)
     if config.max_samples is not None:
         records = records[: config.max_samples]
-    reasoning = _reasoning_by_id(path)
     rows = []
     for record in records:
-        target = sft_target(reasoning.get(record.problem_id, ""), record.answer, think_tag=config.think_tag)
-        images = [Image.open(_image_path(root, p)).convert("RGB") for p in record.images]
+        reasoning = record.extra.get("reasoning") or ""
+        if not isinstance(reasoning, str):
+            raise ValueError(f"{path}: record {record.problem_id!r}: field 'reasoning' must be a string")
+        target = sft_target(reasoning, record.answer, think_tag=config.think_tag)
         rows.append(
             {
-                "prompt": prompt_messages(build_prompt(record, think_tag=config.think_tag)),
+                "prompt": prompt_messages(build_prompt(record, think_tag=config.think_tag), len(record.images)),
                 "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
-                "images": images,
+                "images": [load_image(ref) for ref in record.images],
             }
         )
     if not rows:
         raise ValueError(f"{path}: no records to train on")
     return Dataset.from_list(rows)
-
-
-def _image_path(root: Path, image: str | Path) -> Path:
-    path = Path(image)
-    return path if path.is_absolute() else root / path
 
 
 def run_sft(config: SFTRunConfig, *, progress: bool = True) -> Path:

@@ -1,0 +1,77 @@
+"""The demo's RL stage: `g2rpo.train.G2RPOTrainer` on the synthetic training split, from the SFT model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from g2rpo.algo import Envelope
+
+
+@dataclass(frozen=True)
+class RLResult:
+    """What the RL stage produced: the trained model folder (None when the stage could not run), the trainer's
+    JSONL metrics file, the resolved config as YAML text, and notes for the report."""
+
+    model_dir: Path | None
+    metrics_file: Path | None
+    resolved_yaml: str
+    notes: list[str] = field(default_factory=list)
+
+
+def envelopes_for(values: Mapping[str, object]) -> dict[str, Envelope]:
+    """Per task family length envelope the RL config trains with: its `length_envelopes` over the defaults."""
+    from g2rpo.tasks import TASK_FAMILIES
+
+    overrides = values.get("length_envelopes") or {}
+    if isinstance(overrides, str):
+        overrides = yaml.safe_load(overrides)
+    out = {name: family.envelope for name, family in TASK_FAMILIES.items()}
+    out.update({name: Envelope(*bounds) for name, bounds in overrides.items()})
+    return out
+
+
+def run_rl(values: dict, *, model_dir: Path, train_file: Path, data_root: Path) -> RLResult:
+    """Train with G2RPO from `model_dir` through `g2rpo train`'s own entry point (`g2rpo.train.run`).
+
+    `values` are the RL recipe's keys (`ScriptArguments` + `G2RPOConfig`); the model and data paths are set
+    here. The resolved YAML is written to `<output_dir>/demo_rl.yaml` and is what `g2rpo train --config` would
+    run. A metrics file left by an earlier run in the same folder is removed first (the trainer appends).
+    Rollouts may not emit the vision placeholder tokens (`generation_kwargs.bad_words_ids`, unless the recipe
+    sets its own): a barely trained policy samples them, and TRL's re-encoding of such a completion fails.
+    """
+    try:
+        from g2rpo.train.run import parse_config, run
+    except ImportError as err:
+        note = (
+            f"The RL stage did not run: the G2RPO trainer is not available in this checkout ({err}). "
+            "The table shows the SFT model only."
+        )
+        return RLResult(None, None, yaml.safe_dump(values, sort_keys=False), [note])
+    values = values | {
+        "model_name_or_path": str(model_dir),
+        "train_file": str(train_file),
+        "data_root": str(data_root),
+    }
+    generation = dict(values.get("generation_kwargs") or {})
+    if "bad_words_ids" not in generation:
+        from transformers import AutoTokenizer
+
+        from g2rpo.demo.evaluate import vision_token_ids
+
+        generation["bad_words_ids"] = vision_token_ids(AutoTokenizer.from_pretrained(str(model_dir)))
+        values["generation_kwargs"] = generation
+    out = Path(values["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = out / "demo_rl.yaml"
+    config_path.write_text(yaml.safe_dump(values, sort_keys=False))
+    script_args, config = parse_config(str(config_path))
+    metrics_file = out / config.metrics_file
+    metrics_file.unlink(missing_ok=True)
+    run(script_args, config)
+    resolved = out / "g2rpo_config.yaml"
+    text = resolved.read_text() if resolved.is_file() else config_path.read_text()
+    return RLResult(out, metrics_file, text, [])
