@@ -153,6 +153,7 @@ def test_task_moments_match_scipy():
         assert float(got[t, 0]) == pytest.approx(stats.skew(v, bias=True), rel=1e-9)
         assert float(got[t, 1]) == pytest.approx(stats.kurtosis(v, fisher=True, bias=True), rel=1e-9)
         assert float(got[t, 2]) == pytest.approx(abs(v).max())
+        assert float(got[t, 3]) == pytest.approx(math.sqrt((v * v).mean()), rel=1e-12)
     constant = task_moments(torch.ones(4, dtype=torch.float64), torch.zeros(4, dtype=torch.long), 1)
     assert math.isnan(float(constant[0, 0])) and float(constant[0, 2]) == 1.0
 

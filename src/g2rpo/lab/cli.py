@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=_DEFAULTS.optimizer)
     parser.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="learning rate (default %(default)s)")
     parser.add_argument("--max-grad-norm", type=float, default=None, help="clip the gradient norm (default off)")
+    parser.add_argument("--probe-step", type=int, default=_DEFAULTS.probe_step,
+                        help="step at which one reward is multiplied by 100 to probe outliers (default %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("outputs/lab"), help="output folder (default %(default)s)")
 
 
@@ -85,7 +87,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         specs = parse_task_spec(args.tasks)
         config = LabConfig(steps=args.steps, batch_prompts=args.batch_prompts, group_size=args.group_size,
-                           optimizer=args.optimizer, lr=args.lr, max_grad_norm=args.max_grad_norm)
+                           optimizer=args.optimizer, lr=args.lr, max_grad_norm=args.max_grad_norm,
+                           probe_step=args.probe_step)
     except ValueError as err:
         raise SystemExit(f"g2rpo lab: {err}") from None
     estimators = _estimators(args.estimators)

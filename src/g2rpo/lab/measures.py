@@ -60,11 +60,12 @@ def grad_shares(norms: torch.Tensor) -> torch.Tensor:
 
 
 def task_moments(values: torch.Tensor, task_ids: torch.Tensor, n_tasks: int) -> torch.Tensor:
-    """Per task: skewness, excess kurtosis and max |x| of ``values`` (N,), vectorised: → (T, 3).
+    """Per task: skewness, excess kurtosis, max |x| and root mean square of ``values`` (N,), vectorised: → (T, 4).
 
     ``skew = m₃ / m₂^{3/2}``, ``excess kurtosis = m₄ / m₂² − 3`` with central moments ``m_j = mean((x − x̄)^j)``
     (the biased, population estimators, as ``scipy.stats.skew``/``kurtosis`` with ``bias=True``). A task whose
-    values are all equal (``m₂ = 0``) or absent gets NaN for the first two.
+    values are all equal (``m₂ = 0``) or absent gets NaN for the first two. The RMS ``√mean(x²)`` of
+    advantages is the step size a task's responses get under SGD.
     """
     x = values.to(torch.float64)
     mean = per_task_mean(x, task_ids, n_tasks)
@@ -75,7 +76,8 @@ def task_moments(values: torch.Tensor, task_ids: torch.Tensor, n_tasks: int) -> 
     skew = torch.where(degenerate, torch.full_like(m2, math.nan), m3 / safe**1.5)
     kurt = torch.where(degenerate, torch.full_like(m2, math.nan), m4 / safe**2 - 3.0)
     max_abs = x.new_zeros(n_tasks).scatter_reduce(0, task_ids, x.abs(), "amax", include_self=True)
-    return torch.stack([skew, kurt, max_abs], dim=1)
+    rms = per_task_mean(x * x, task_ids, n_tasks).sqrt()
+    return torch.stack([skew, kurt, max_abs, rms], dim=1)
 
 
 def inject_outlier(rewards: torch.Tensor, task_ids: torch.Tensor, task: int,

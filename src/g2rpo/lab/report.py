@@ -43,10 +43,11 @@ def plot_learning_curves(runs: dict[str, Sequence[RunRecord]], path: Path) -> Pa
     for t, (ax, task) in enumerate(zip(axes[0], tasks, strict=True)):
         for name in names:
             curves = torch.stack([r.expected[:, t] for r in runs[name]])
-            x = range(curves.shape[1])
-            ax.plot(x, curves.mean(0), color=colors[name], label=name, lw=1.5)
+            x = list(range(curves.shape[1]))
+            ax.plot(x, curves.mean(0).tolist(), color=colors[name], label=name, lw=1.5)
             if curves.shape[0] > 1:
-                ax.fill_between(x, curves.amin(0), curves.amax(0), color=colors[name], alpha=0.15, lw=0)
+                ax.fill_between(x, curves.amin(0).tolist(), curves.amax(0).tolist(), color=colors[name],
+                                alpha=0.15, lw=0)
         first = runs[names[0]][0]
         start, best = float(first.expected[0, t]), float(first.achievable[t])
         ax.axhline(start + 0.9 * (best - start), color="0.4", ls=":", lw=1)
@@ -65,7 +66,7 @@ def plot_steps_to_90(summary: dict[str, dict], path: Path, steps: int) -> Path:
     values = [[summary[n][t]["steps_to_90"] for t in tasks] for n in names]
     grid = torch.tensor([[float("nan") if v is None else v for v in row] for row in values])
     fig, ax = plt.subplots(figsize=(1.6 * len(tasks) + 2, 0.5 * len(names) + 1.5))
-    ax.imshow(grid.nan_to_num(steps * 1.1), cmap="viridis_r", aspect="auto", vmin=0, vmax=steps * 1.1)
+    ax.imshow(grid.nan_to_num(steps * 1.1).tolist(), cmap="viridis_r", aspect="auto", vmin=0, vmax=steps * 1.1)
     for i, row in enumerate(values):
         for j, v in enumerate(row):
             reached = summary[names[i]][tasks[j]]["reached_90"]
@@ -173,7 +174,7 @@ _CAPTIONS = {
 
 def _table(summary: dict[str, dict]) -> str:
     cols = ["steps_to_90", "reached_90", "grad_share", "max_abs_advantage", "final_reward",
-            "advantage_skewness", "advantage_excess_kurtosis"]
+            "advantage_skewness", "advantage_excess_kurtosis", "advantage_rms"]
     head = "".join(f"<th>{c}</th>" for c in ["estimator", "task", *cols])
     rows = []
     for name, tasks in summary.items():

@@ -70,6 +70,8 @@ class LabConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         if min(self.steps, self.batch_prompts, self.group_size, self.responses, self.shared_dim) < 1:
             raise ValueError("steps, batch_prompts, group_size, responses and shared_dim must be ≥ 1")
+        if not 0 <= self.probe_step < self.steps:
+            raise ValueError(f"probe_step must be in [0, steps) = [0, {self.steps}), got {self.probe_step}")
         if self.group_size < 2:
             raise ValueError("group_size must be ≥ 2 (a group of one has no relative advantage)")
 
@@ -110,7 +112,7 @@ class RunRecord:
     grad_norms: torch.Tensor
     """(S, T) ‖g_τ‖: each task's contribution to the shared-parameter gradient."""
     moments: torch.Tensor
-    """(S, T, 3) per step and task: advantage skewness, excess kurtosis, max |A|."""
+    """(S, T, 4) per step and task: advantage skewness, excess kurtosis, max |A|, RMS of A."""
     achievable: torch.Tensor
     """(T,) best achievable expected reward."""
     probe: ProbeRecord | None
@@ -238,7 +240,7 @@ def run_simulation(mix: TaskMix, config: LabConfig, estimator: str, seed: int,
     expected = torch.empty(steps + 1, n_tasks, dtype=torch.float64)
     sampled = torch.empty(steps, n_tasks, dtype=torch.float64)
     grad_norms = torch.empty(steps, n_tasks, dtype=torch.float64)
-    moments = torch.empty(steps, n_tasks, 3, dtype=torch.float64)
+    moments = torch.empty(steps, n_tasks, 4, dtype=torch.float64)
     probe = None
 
     for step in range(steps + 1):

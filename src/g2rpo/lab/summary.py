@@ -21,6 +21,7 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "achievable_reward",
     "advantage_skewness",
     "advantage_excess_kurtosis",
+    "advantage_rms",
     "outlier_probe",
 )
 """Keys of every ``summary[estimator][task]`` entry (see :func:`summarize`)."""
@@ -56,7 +57,8 @@ def summarize_estimator(runs: Sequence[RunRecord], *, outlier_factor: float) -> 
     - ``grad_share``: mean over seeds of :func:`~g2rpo.lab.measures.grad_shares`.
     - ``max_abs_advantage``: the largest |A| of the task's responses over all steps and seeds.
     - ``final_reward`` (± ``final_reward_std`` over seeds): expected reward after the last step.
-    - ``advantage_skewness`` / ``advantage_excess_kurtosis``: mean over steps and seeds of the per-step values.
+    - ``advantage_skewness`` / ``advantage_excess_kurtosis`` / ``advantage_rms``: mean over steps and seeds of
+      the per-step values (the RMS is the task's effective step size under SGD).
     - ``outlier_probe``: for the injected task, the probe averaged over seeds (``update_norm_ratio`` =
       ‖∇L‖ with the outlier / without); ``null`` for the other tasks.
     """
@@ -96,6 +98,7 @@ def summarize_estimator(runs: Sequence[RunRecord], *, outlier_factor: float) -> 
             "achievable_reward": _clean(float(torch.stack([r.achievable[t] for r in runs]).mean())),
             "advantage_skewness": _clean(_nanmean(torch.cat([r.moments[:, t, 0] for r in runs]))),
             "advantage_excess_kurtosis": _clean(_nanmean(torch.cat([r.moments[:, t, 1] for r in runs]))),
+            "advantage_rms": _clean(_nanmean(torch.cat([r.moments[:, t, 3] for r in runs]))),
             "outlier_probe": probe,
         }
     return out

@@ -217,8 +217,8 @@ def load_task_file(path: Path) -> tuple[TaskSpec, ...]:
         if not isinstance(item, Mapping) or "name" not in item or "kind" not in item:
             raise ValueError(f"{path}: task #{row} must be a mapping with 'name' and 'kind'")
         name = str(item["name"])
-        kwargs = {k: _coerce(name, k, v) for k, v in item.items() if k not in ("name", "kind")}
         try:
+            kwargs = {str(k): _coerce(name, str(k), v) for k, v in item.items() if k not in ("name", "kind")}
             tasks.append(TaskSpec(name=name, kind=str(item["kind"]), **kwargs))
         except ValueError as err:
             raise ValueError(f"{path}: task #{row}: {err}") from None
