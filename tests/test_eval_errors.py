@@ -114,7 +114,7 @@ def test_corrupt_cache_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
 def test_cache_refuses_other_settings(tmp_path: Path) -> None:
     from g2rpo.evaluation.records import Generation
 
-    PredictionCache(tmp_path, {"model": "m", "max_new_tokens": 8}).append([("1", Generation("a"))])
+    PredictionCache(tmp_path, {"model": "m", "max_new_tokens": 8}).append([("1", Generation("a"), "k")])
     with pytest.raises(ValueError, match=r"changed: \['max_new_tokens'\].*--overwrite"):
         PredictionCache(tmp_path, {"model": "m", "max_new_tokens": 16})
     fresh = PredictionCache(tmp_path, {"model": "m", "max_new_tokens": 16}, overwrite=True)

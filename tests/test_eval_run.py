@@ -8,6 +8,7 @@ import json
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -127,6 +128,11 @@ def test_resume_after_interrupted_run(tmp_path: Path) -> None:
     assert again.batches == []  # everything cached
     summary_lines = [json.loads(line) for line in (tmp_path / "out" / name / "scores.jsonl").read_text().splitlines()]
     assert [s["score"] for s in summary_lines] == [1.0, 0.0, 1.0, 0.0]
+    # an item whose prompt changed since it was cached (here: its question) is generated again, alone
+    changed = [replace(items[0], question=items[0].question + " (reworded)"), *items[1:]]
+    again = ScriptedBackend(answers)
+    run_benchmark(ref, changed, again, tmp_path / "out", batch_size=2)
+    assert again.batches == [1]
 
 
 def test_hf_layouts(tmp_path: Path) -> None:

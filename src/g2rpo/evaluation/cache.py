@@ -9,21 +9,41 @@ Layout of a run directory (``--out``)::
     <out>/summary.json                    benchmark → metric → value (rewritten atomically)
 
 A crash can only cut the last JSONL line short; :meth:`PredictionCache.load` drops such a line (and only
-that one) and the rerun regenerates that item. A rerun with different settings refuses to mix predictions.
+that one) and the rerun regenerates that item. A rerun with different model/backend/decoding settings refuses
+to mix predictions. Each line also stores its request's key (a hash of the exact prompt and image bytes): an
+item whose prompt wording or image changed since it was generated is regenerated, never silently reused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from g2rpo.evaluation.records import DataFormatError, Generation
+from g2rpo.evaluation.records import DataFormatError, Generation, GenerationRequest
 
-__all__ = ["PredictionCache", "write_json_atomic"]
+__all__ = ["CachedGeneration", "PredictionCache", "request_key", "write_json_atomic"]
+
+
+def request_key(request: GenerationRequest) -> str:
+    """A short hash of what the model sees: the prompt text and every image's bytes, in order."""
+    digest = hashlib.sha256(request.prompt.encode("utf-8"))
+    for image in request.images:
+        digest.update(hashlib.sha256(image).digest())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CachedGeneration:
+    """A cache line: the generation and the key of the request that produced it (``""`` if unknown)."""
+
+    generation: Generation
+    key: str = ""
 
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
@@ -64,9 +84,10 @@ class PredictionCache:
                 )
         write_json_atomic(info_path, info)
 
-    def load(self) -> dict[str, Generation]:
-        """Finished items: index → generation. A truncated final line (crash mid-write) is dropped."""
-        done: dict[str, Generation] = {}
+    def load(self) -> dict[str, CachedGeneration]:
+        """Finished items: index → cached generation (the last line wins for an index written twice).
+        A truncated final line (crash mid-write) is dropped."""
+        done: dict[str, CachedGeneration] = {}
         if not self.path.exists():
             return done
         data = self.path.read_bytes()
@@ -81,16 +102,19 @@ class PredictionCache:
                 continue
             try:
                 record = json.loads(line)
-                done[str(record["index"])] = Generation(str(record["prediction"]), record.get("n_tokens"))
+                generation = Generation(str(record["prediction"]), record.get("n_tokens"))
+                done[str(record["index"])] = CachedGeneration(generation, str(record.get("key", "")))
             except (json.JSONDecodeError, KeyError, TypeError) as err:
                 raise DataFormatError(f"{self.path}, line {number}: corrupt cache record ({err})") from err
         return done
 
-    def append(self, records: Iterable[tuple[str, Generation]]) -> None:
-        """Append finished items and fsync, so that a crash after this call loses none of them."""
+    def append(self, records: Iterable[tuple[str, Generation, str]]) -> None:
+        """Append finished items ``(index, generation, request key)`` and fsync, so that a crash after this
+        call loses none of them."""
         lines = [
-            json.dumps({"index": index, "prediction": g.text, "n_tokens": g.n_tokens}, ensure_ascii=False) + "\n"
-            for index, g in records
+            json.dumps({"index": index, "prediction": g.text, "n_tokens": g.n_tokens, "key": key}, ensure_ascii=False)
+            + "\n"
+            for index, g, key in records
         ]
         if not lines:
             return

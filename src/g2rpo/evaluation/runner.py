@@ -7,7 +7,6 @@ metric fix re-scores old runs without regenerating.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 
 from g2rpo.evaluation.aggregate import aggregate
 from g2rpo.evaluation.backends.base import Backend
-from g2rpo.evaluation.cache import PredictionCache, write_json_atomic
+from g2rpo.evaluation.cache import PredictionCache, request_key, write_json_atomic
 from g2rpo.evaluation.items import OPTION_LETTERS, items_from_table
 from g2rpo.evaluation.loaders import read_table, write_table
 from g2rpo.evaluation.records import BenchmarkResult, EvalItem, Generation, GenerationRequest, ScoredItem
@@ -28,7 +27,6 @@ __all__ = [
     "load_run_dir",
     "load_scores",
     "make_request",
-    "prompt_version",
     "run_benchmark",
     "score_predictions",
     "update_summary",
@@ -44,17 +42,9 @@ class BenchmarkRun:
     items: list[ScoredItem]
 
 
-def prompt_version(think_tag: str) -> str:
-    """A short hash of the prompt wording: cached predictions made with other prompts are not reused."""
-    # imported here: the prompt wording lives in g2rpo.data, whose import pulls in torch; `score` needs neither
-    from g2rpo.evaluation.prompts import ANSWER_KINDS, THINK_INSTRUCTION
-
-    text = json.dumps([THINK_INSTRUCTION, dict(ANSWER_KINDS), think_tag], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
 def make_request(ref: BenchmarkRef, item: EvalItem, think_tag: str = "thinking") -> GenerationRequest:
     """The backend request for an item: its images and the protocol prompt."""
+    # imported here: the prompt wording lives in g2rpo.data, whose import pulls in torch; `score` needs neither
     from g2rpo.evaluation.prompts import build_prompt
 
     bench = ref.benchmark
@@ -147,11 +137,12 @@ def run_benchmark(
     ``progress`` is an optional ``rich.progress.Progress``; a task per benchmark shows items done.
     """
     directory = Path(out_dir) / ref.name
-    run_info = {**backend.describe(), "benchmark": ref.name, "prompt_version": prompt_version(think_tag)}
-    cache = PredictionCache(directory, run_info, overwrite=overwrite)
-    done = cache.load()
+    cache = PredictionCache(directory, {**backend.describe(), "benchmark": ref.name}, overwrite=overwrite)
+    requests = {item.index: make_request(ref, item, think_tag) for item in items}
+    keys = {index: request_key(r) for index, r in requests.items()}
+    # an item counts as done only if its cached line was made from this exact prompt and these images
+    done = {i: c.generation for i, c in cache.load().items() if i in keys and c.key == keys[i]}
     todo = [item for item in items if item.index not in done]
-    requests = {item.index: make_request(ref, item, think_tag) for item in todo}
     # similar lengths share a batch: less padding for batched backends (the cache makes the order irrelevant)
     todo.sort(key=lambda item: (len(requests[item.index].images), len(requests[item.index].prompt)))
     task = progress.add_task(ref.name, total=len(items), completed=len(items) - len(todo)) if progress else None
@@ -159,9 +150,8 @@ def run_benchmark(
         generations = backend.generate([requests[item.index] for item in batch])
         if len(generations) != len(batch):
             raise RuntimeError(f"backend {backend.name} returned {len(generations)} generations for {len(batch)} requests")
-        pairs = [(item.index, g) for item, g in zip(batch, generations, strict=True)]
-        cache.append(pairs)
-        done.update(pairs)
+        cache.append([(item.index, g, keys[item.index]) for item, g in zip(batch, generations, strict=True)])
+        done.update((item.index, g) for item, g in zip(batch, generations, strict=True))
         if progress is not None:
             progress.advance(task, len(batch))
     run = _score_all(ref, items, done, think_tag)
