@@ -142,10 +142,12 @@ def charxiv() -> tuple[Rows, float]:
     rows = [
         dict(index="1", question="Q-1", answer="0.01", inst_category="3", image=img, prediction=ans("10^{-2}")),  # same value → 1
         dict(index="2", question="Q-2", answer="0.01", inst_category="4", image=img, prediction=ans("0.012")),  # 0.012 ≠ 0.01 → 0
-        dict(index="3", question="Q-3", answer="alpha", inst_category="1", image=img, prediction=ans("α")),  # α ≡ alpha → 1
+        dict(index="3", question="Q-3", answer="alpha", inst_category="Text-in-Chart", image=img, prediction=ans("α")),  # α ≡ alpha → 1
         dict(index="4", question="Q-4", answer="red, blue", inst_category="2", image=img, prediction=ans("green")),  # differing term → 0
+        # a named text category: terms compared as text, "0.50" ≠ "0.5" → 0 (a numeric comparison would give 1)
+        dict(index="5", question="Q-5", answer="0.5", inst_category="Text-in-Chart", image=img, prediction=ans("0.50")),
     ]
-    return rows, 50.0
+    return rows, 40.0  # (1 + 0 + 1 + 0 + 0) / 5
 
 
 def docvqa() -> tuple[Rows, float]:

@@ -141,7 +141,7 @@ def items_from_table(
                 answers=tuple(answers),
                 options=options,
                 images=images,
-                category=row.get(bench.category_field, "").strip() if bench.category_field else "",
+                category=(row.get(bench.category_field, "") or row.get("category", "")).strip() if bench.category_field else "",
                 split=split or ref.split,
                 fields=fields,
                 source=table.path,

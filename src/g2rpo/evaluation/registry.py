@@ -63,7 +63,7 @@ class Benchmark:
     multi_answer: bool = False
     """Whether ``answer`` may hold a list literal of several golds."""
     category_field: str = "category"
-    """Column that fills the per-category breakdown."""
+    """Column that fills the per-category breakdown (falls back to ``category``; empty = no breakdown)."""
     splits: tuple[str, ...] = ()
     """Valid split suffixes (RefCOCO family)."""
     points_per_percent: float = 1.0

@@ -97,10 +97,17 @@ def ocrbench(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
     return ItemScore("ocrbench", _compute("ocrbench", item, prediction, list(item.answers), think_tag, hme=hme))
 
 
+_CHARXIV_CATEGORIES = {"text-in-chart": 1, "text-in-general": 2, "number-in-chart": 3, "number-in-general": 4}
+
+
 def charxiv(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    """CharXiv reasoning: ``inst_category`` 1–4 selects text or number comparison (rule approximation)."""
+    """CharXiv reasoning: ``inst_category`` 1–4 (or its name, e.g. ``Number-in-Chart``) selects text or number
+    comparison (rule approximation of the GPT judge)."""
     category = item.category.strip()
-    inst = int(float(category)) if category.replace(".", "", 1).isdigit() else None
+    if category.replace(".", "", 1).isdigit():
+        inst: int | None = int(float(category))
+    else:
+        inst = _CHARXIV_CATEGORIES.get(category.lower().replace(" ", "-"))
     return ItemScore("charxiv", _compute("charxiv", item, prediction, item.answer, think_tag, inst_category=inst))
 
 
