@@ -178,7 +178,7 @@ def test_score_command_writes_summary_and_report(tmp_path: Path, capsys: pytest.
     assert "OCRBench" in capsys.readouterr().out
     md = (tmp_path / "o" / "report.md").read_text()
     # OCRBench 1000 · 2/3 = 666.7 vs the paper's 911: Δ = −244.3; document average over 1 of 3 benchmarks
-    assert "| Document | OCRBench | score | 666.7 | 911.0 | -244.3 |" in md
+    assert "| Document | OCRBench | score | 3 | 666.7 | 911.0 | -244.3 |" in md
     assert "(1/3)" in md
     html = (tmp_path / "o" / "report.html").read_text()
     assert "data:image/png;base64," in html and "<table>" in html
@@ -187,7 +187,7 @@ def test_score_command_writes_summary_and_report(tmp_path: Path, capsys: pytest.
     assert cli_score.main(argparse.Namespace(**{**vars(args), "benchmark": "MMStar", "predictions": str(path2)})) == 0
     assert set(json.loads((tmp_path / "o" / "summary.json").read_text())) == {"OCRBench", "MMStar"}
     md = (tmp_path / "o" / "report.md").read_text()
-    assert "| General VQA | MMStar | accuracy | 50.0 | 73.8 | -23.8 |" in md and "| Document | OCRBench |" in md
+    assert "| General VQA | MMStar | accuracy | 4 | 50.0 | 73.8 | -23.8 |" in md and "| Document | OCRBench |" in md
     bad = argparse.Namespace(**{**vars(args), "benchmark": "OCRBenchh"})
     assert cli_score.main(bad) == 2
     assert "unknown benchmark 'OCRBenchh'" in capsys.readouterr().err
@@ -295,8 +295,8 @@ def test_report_compares_with_baselines() -> None:
                {"MMMU_DEV_VAL": 70.0, "MMBench_DEV_EN": 90.0, "MMStar": 74.0}.items()}
     report = build_report(results, baselines=baselines[:2])
     # general VQA average (70 + 90 + 74) / 3 = 78.0; paper 77.9 → +0.1, base 71.3 → +6.7
-    assert "| General VQA | **average** | percent | 78.0 | 77.9 | +0.1 | 71.3 | +6.7 |" in report.markdown
-    assert "| General VQA | MMMU_DEV_VAL | accuracy | 70.0 | 71.6 | -1.6 | 60.2 | +9.8 |" in report.markdown
+    assert "| General VQA | **average** | percent | 30 | 78.0 | 77.9 | +0.1 | 71.3 | +6.7 |" in report.markdown
+    assert "| General VQA | MMMU_DEV_VAL | accuracy | 10 | 70.0 | 71.6 | -1.6 | 60.2 | +9.8 |" in report.markdown
 
 
 @pytest.mark.slow

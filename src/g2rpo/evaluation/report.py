@@ -103,14 +103,15 @@ def _table_rows(results: Mapping[str, BenchmarkResult], baselines: Sequence[Base
             continue
         for name in names:
             result = results[name]
-            row = [label, name, result.primary, _fmt(result.value)]
+            row = [label, name, result.primary, str(result.n_items), _fmt(result.value)]
             for b in baselines:
                 other = _baseline_value(b, name)
                 row += [_fmt(other), _delta(result.value, other)]
             rows.append(row)
         mean, count = averages[category]
         total = sum(1 for b in BENCHMARKS.values() if b.category == category)
-        row = [label, f"**average** ({count}/{total})" if count < total else "**average**", "percent", _fmt(mean)]
+        n_items = str(sum(results[n].n_items for n in names))
+        row = [label, f"**average** ({count}/{total})" if count < total else "**average**", "percent", n_items, _fmt(mean)]
         for b in baselines:
             other = b.categories.get(category)
             if other is None and count == total:
@@ -177,7 +178,7 @@ def build_report(
 ) -> Report:
     """Render the report for ``results`` (benchmark name → result) and their scored items."""
     items = items or {}
-    header = ["Category", "Benchmark", "Metric", "This run"]
+    header = ["Category", "Benchmark", "Metric", "Items", "This run"]
     for b in baselines:
         header += [b.name, "Δ"]
     rows = _table_rows(results, baselines)
