@@ -317,7 +317,7 @@ def test_tiny_model_end_to_end(tmp_path: Path) -> None:
         items = load_items(ref, tmp_path / "data", limit=2)
         run = run_benchmark(ref, items, backend, tmp_path / "out", batch_size=2)
         assert run.result.n_items == len(items)
-        assert all(s.n_tokens is not None and 1 <= s.n_tokens <= 6 for s in run.items)
+        assert all(s.n_tokens is not None and 0 <= s.n_tokens <= 6 for s in run.items)
         assert 0.0 <= run.result.value <= 100.0
     # greedy decoding: a batch gives the same texts as one request at a time (left padding is right)
     requests = [GenerationRequest(p, (items[0].images[0],)) for p in ("short", "a much longer prompt " * 5)]
