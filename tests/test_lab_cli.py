@@ -42,6 +42,9 @@ def test_lab_command_writes_summary_figures_and_html(tmp_path):
         assert tasks["math"]["outlier_probe"] is None and tasks["grounding"]["outlier_probe"] is None
         assert tuple(tasks["ocr"]["outlier_probe"]) == PROBE_FIELDS
     assert summary["dr_grpo"]["ocr"]["outlier_probe"]["update_norm_ratio"] > 1.0
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert len(curves["grpo"]["math"]) == 5  # before step 1 and after each of the 4 steps
+    assert curves["grpo"]["math"][-1] == pytest.approx(summary["grpo"]["math"]["final_reward"], abs=1e-4)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["seeds"] == [0, 1] and config["lab"]["steps"] == 4
     page = (tmp_path / "index.html").read_text()
@@ -50,6 +53,7 @@ def test_lab_command_writes_summary_figures_and_html(tmp_path):
         assert png.startswith(PNG_MAGIC)
         assert base64.b64encode(png).decode() in page  # inline, self-contained
     assert "src=\"http" not in page
+    assert "update_norm_ratio" in page
 
 
 def test_unknown_estimator_lists_the_valid_ones(tmp_path):

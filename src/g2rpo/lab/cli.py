@@ -1,7 +1,7 @@
 """``g2rpo lab``: every registered advantage estimator on a simulated multi-task mix, in seconds.
 
-Writes ``summary.json`` (estimator → task → measures), ``config.json``, PNG figures and ``index.html`` to
-``--out``.
+Writes ``summary.json`` (estimator → task → measures), ``curves.json`` (estimator → task → mean expected reward
+per step), ``config.json``, PNG figures and ``index.html`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 
 from g2rpo.algo import ADVANTAGE_ESTIMATORS
 from g2rpo.lab.report import write_figures, write_html
-from g2rpo.lab.simulator import OPTIMIZERS, LabConfig, RunRecord, run_simulation
+from g2rpo.lab.simulator import DEFAULT_LR, OPTIMIZERS, LabConfig, RunRecord, run_simulation
 from g2rpo.lab.summary import summarize
 from g2rpo.lab.tasks import DEFAULT_TASK_SPEC, build_mix, parse_task_spec
 
@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-size", type=int, default=_DEFAULTS.group_size,
                         help="rollouts per prompt (default %(default)s)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=_DEFAULTS.optimizer)
-    parser.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="learning rate (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"learning rate (default per optimiser: {', '.join(f'{k} {v}' for k, v in DEFAULT_LR.items())})")
     parser.add_argument("--max-grad-norm", type=float, default=None, help="clip the gradient norm (default off)")
     parser.add_argument("--probe-step", type=int, default=_DEFAULTS.probe_step,
                         help="step at which one reward is multiplied by 100 to probe outliers (default %(default)s)")
@@ -87,7 +88,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         specs = parse_task_spec(args.tasks)
         config = LabConfig(steps=args.steps, batch_prompts=args.batch_prompts, group_size=args.group_size,
-                           optimizer=args.optimizer, lr=args.lr, max_grad_norm=args.max_grad_norm,
+                           optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer] if args.lr is None else args.lr,
+                           max_grad_norm=args.max_grad_norm,
                            probe_step=args.probe_step)
     except ValueError as err:
         raise SystemExit(f"g2rpo lab: {err}") from None
@@ -113,6 +115,7 @@ def main(args: argparse.Namespace) -> int:
         "simulation_seconds": round(simulated, 2),
     }
     _write_json(out / "summary.json", summary)
+    _write_json(out / "curves.json", _mean_curves(runs))
     figures = write_figures(runs, summary, out, config.steps)
     meta["total_seconds"] = round(time.perf_counter() - started, 2)
     _write_json(out / "config.json", meta)
@@ -120,6 +123,15 @@ def main(args: argparse.Namespace) -> int:
     print(f"g2rpo lab: {len(estimators)} estimators × {args.seeds} seeds × {config.steps} steps in "
           f"{meta['total_seconds']:.1f} s → {out / 'index.html'}")
     return 0
+
+
+def _mean_curves(runs: dict[str, list[RunRecord]]) -> dict[str, dict[str, list[float]]]:
+    """estimator → task → expected reward before step 1 and after every step, mean over seeds."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for name, records in runs.items():
+        mean = torch.stack([r.expected for r in records]).mean(0)
+        out[name] = {task: [round(v, 6) for v in mean[:, t].tolist()] for t, task in enumerate(records[0].tasks)}
+    return out
 
 
 def _write_json(path: Path, data: object) -> None:

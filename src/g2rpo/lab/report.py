@@ -184,6 +184,21 @@ def _table(summary: dict[str, dict]) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _probe_table(summary: dict[str, dict]) -> str:
+    rows = []
+    for name, tasks in summary.items():
+        for task, entry in tasks.items():
+            probe = entry["outlier_probe"]
+            if probe:
+                cells = "".join(f"<td>{probe[k]}</td>" for k in probe)
+                rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(task)}</td>{cells}</tr>")
+    if not rows:
+        return ""
+    first = next(e["outlier_probe"] for t in summary.values() for e in t.values() if e["outlier_probe"])
+    head = "".join(f"<th>{c}</th>" for c in ["estimator", "task", *first])
+    return f"<h2>outlier probe</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
 def write_html(summary: dict[str, dict], figures: dict[str, Path], config: dict, path: Path) -> Path:
     """A single self-contained page (images inlined as base64) with the figures, the table and the config."""
     parts = []
@@ -197,7 +212,7 @@ img{{max-width:100%}} table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} td:nth-child(-n+2){{text-align:left}}
 pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
 <h1>g2rpo lab — advantage estimators on a simulated multi-task mix</h1>
-{''.join(parts)}<h2>summary</h2>{_table(summary)}
+{''.join(parts)}<h2>summary</h2>{_table(summary)}{_probe_table(summary)}
 <h2>configuration</h2><pre>{html.escape(json.dumps(config, indent=2))}</pre></body></html>"""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")

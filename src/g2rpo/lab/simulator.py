@@ -56,7 +56,7 @@ class LabConfig:
     optimizer: str = "sgd"
     """``sgd`` (update ∝ gradient: advantage scale is step size, the mechanism under study) or ``adam``."""
     lr: float = 100.0
-    """Learning rate (SGD on a token-mean loss over B·G responses needs a large one)."""
+    """Learning rate (SGD on a token-mean loss over B·G responses needs a large one; see :data:`DEFAULT_LR`)."""
     max_grad_norm: float | None = None
     """Clip the total gradient norm (``None``: no clipping, so outlier effects are visible)."""
     outlier_factor: float = 100.0
@@ -192,6 +192,8 @@ class _Adam(_Sgd):
 
 
 OPTIMIZERS: dict[str, type[_Sgd]] = {"sgd": _Sgd, "adam": _Adam}
+DEFAULT_LR: dict[str, float] = {"sgd": 100.0, "adam": 0.1}
+"""The learning rate ``g2rpo lab`` uses per optimiser when ``--lr`` is not given (tuned on the default mix)."""
 """Optimiser name → class ``(params, lr)`` with ``step(grads)``. Written out (a few lines each) rather than
 ``torch.optim``, whose first ``step()`` imports torch._dynamo: ~4 s, a tenth of the lab's time budget."""
 
