@@ -6,10 +6,12 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from g2rpo.algo import ADVANTAGE_ESTIMATORS, clipped_policy_loss, make_estimator
 from g2rpo.lab.measures import grad_shares, inject_outlier, steps_to_fraction, task_moments
-from g2rpo.lab.simulator import LabConfig, policy_gradient, run_simulation, surrogate_logit_grad
+from g2rpo.lab.simulator import LabConfig, batch_layout, policy_gradient, run_simulation, surrogate_logit_grad
 from g2rpo.lab.tasks import TaskSpec, build_mix
 
 
@@ -187,3 +189,47 @@ def test_every_registered_estimator_runs(name):
     assert record.probe is not None and record.probe.task == 1  # the "outlier" task
     assert record.probe.reward * SMALL.outlier_factor > record.probe.reward > 0
     assert torch.isfinite(record.moments[:, :, 2]).all()
+
+
+def test_each_step_takes_every_tasks_share_without_replacement():
+    specs = (TaskSpec("a", "binary", prompts=10, weight=1.0), TaskSpec("b", "dense", prompts=30, weight=3.0))
+    mix = _mix(0, specs)
+    layout = batch_layout(mix, 20)
+    # Shares 20·¼ = 5 and 20·¾ = 15, laid out as the first 5 positions of task a's block and of task b's.
+    assert layout.tolist() == [*range(5), *range(10, 25)]
+    gen = torch.Generator().manual_seed(0)
+    order = torch.argsort(mix.task_of_prompt.double() + torch.rand(40, generator=gen, dtype=torch.float64))
+    prompts = order[layout]
+    assert prompts.unique().numel() == 20
+    assert mix.task_of_prompt[prompts].tolist() == [0] * 5 + [1] * 15
+    with pytest.raises(ValueError, match="pool has 10"):
+        batch_layout(mix, 80)  # task a would need 20 of its 10 prompts
+
+
+@given(
+    st.lists(st.floats(-50, 50, allow_nan=False), min_size=3, max_size=40),
+    st.floats(0.1, 10),
+    st.floats(-5, 5),
+)
+@settings(max_examples=40, deadline=None)
+def test_moments_are_shift_and_scale_invariant(values, scale, shift):
+    x = torch.tensor(values, dtype=torch.float64)
+    tasks = torch.arange(x.numel()) % 2
+    base, moved = task_moments(x, tasks, 2), task_moments(x * scale + shift, tasks, 2)
+    for t in range(2):
+        spread = float(x[tasks == t].std(unbiased=False)) if (tasks == t).sum() > 1 else 0.0
+        if spread > 1e-3:
+            assert float(moved[t, 0]) == pytest.approx(float(base[t, 0]), rel=1e-6, abs=1e-6)
+            assert float(moved[t, 1]) == pytest.approx(float(base[t, 1]), rel=1e-6, abs=1e-6)
+
+
+@given(st.lists(st.lists(st.floats(0, 100), min_size=3, max_size=3), min_size=1, max_size=20))
+@settings(max_examples=40, deadline=None)
+def test_grad_shares_sum_to_one(rows):
+    norms = torch.tensor(rows, dtype=torch.float64)
+    shares = grad_shares(norms)
+    if (norms.sum(1) > 0).any():
+        assert float(shares.sum()) == pytest.approx(1.0, abs=1e-9)
+        assert bool((shares >= 0).all())
+    else:
+        assert bool(torch.isnan(shares).all())
