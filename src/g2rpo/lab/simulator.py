@@ -8,13 +8,15 @@ with fixed base logits ``b``, trainable per-prompt parameters ``θ`` (P, K) and 
 **shared by all tasks** (see :mod:`g2rpo.lab.tasks`). One step (recipe §8 in miniature): sample ``B`` prompts
 (each task its share, without replacement), ``G`` responses per prompt from the current policy, look up the
 rewards, compute advantages with an estimator from ``g2rpo.algo.ADVANTAGE_ESTIMATORS`` (group id = prompt slot,
-task id = task index), and take one optimiser step on ``g2rpo.algo.clipped_policy_loss`` with token-mean
-aggregation over one "token" per response.
+task id = task index), and take one optimiser step on the loss of ``g2rpo.algo.clipped_policy_loss`` with
+token-mean aggregation over one "token" per response.
 
-Gradients are computed once, with respect to the batch's logits, and carried to the parameters by the chain
-rule: ``∂L/∂θ[p] = Σ_{i: p_i = p} ∂L/∂z_i`` and task τ's share of the shared gradient
+Gradients are computed once, with respect to the batch's logits (in closed form, see
+:func:`surrogate_logit_grad`), and carried to the parameters by the chain rule:
+``∂L/∂θ[p] = Σ_{i: p_i = p} ∂L/∂z_i`` and task τ's share of the shared gradient
 ``g_τ = Σ_{p ∈ τ} F[p]ᵀ ∂L/∂θ[p]`` (so ``∂L/∂w = Σ_τ g_τ``) — every task's shared-gradient contribution from
-one backward pass. ``tests/test_lab.py`` checks this against autograd through the whole model.
+one pass, no per-task backward. ``tests/test_lab.py`` checks both against autograd through
+``clipped_policy_loss`` and the whole model, one backward per task.
 
 Deviation: one on-policy update per step, so the importance ratio is 1 and the clipped surrogate's gradient is
 REINFORCE's with the estimator's advantages (the recipe takes 4 minibatch updates per step).
