@@ -11,7 +11,13 @@ import torch
 
 from g2rpo.algo import Envelope
 from g2rpo.train.config import G2RPOConfig
-from g2rpo.train.metrics import JsonlMetricsCallback, filter_metrics, rewrite_key, task_metrics
+from g2rpo.train.metrics import (
+    JsonlMetricsCallback,
+    advantage_metrics,
+    filter_metrics,
+    rewrite_key,
+    task_metrics,
+)
 from g2rpo.train.refill import RefillSource, concat_batches, plan_selection, select_rows
 from g2rpo.train.shaping import EnvelopeTable, auto_envelope
 
@@ -113,7 +119,8 @@ def test_task_metrics_by_hand():
     families = ["math", "math", "ocr_document"]
     # columns: accuracy, format, structure, length, overall
     comp = torch.tensor([[1.0, 1, 0.5, 0, 1.5], [0.0, 1, 0.5, 0, 0.6], [0.5, 0, 0, 0, 0.45]])
-    out = task_metrics(families, comp, torch.tensor([10.0, 30, 7]), torch.tensor([1.0, -1.0, 0.0]))
+    out = task_metrics(families, comp, torch.tensor([10.0, 30, 7]))
+    out.update(advantage_metrics(families, torch.tensor([1.0, -1.0, 0.0])))
     assert out["math/reward"] == pytest.approx(1.05)  # (1.5 + 0.6) / 2
     assert out["math/accuracy"] == pytest.approx(0.5) and out["math/reward/format"] == pytest.approx(1.0)
     assert out["math/length/mean"] == pytest.approx(20.0)

@@ -6,8 +6,10 @@ Metric names (one vocabulary, style principle 11). The trainer stores them under
 ``eval/<task>/…`` (the same rewrite Weights & Biases applies). Per task family present in the batch:
 
 ``reward`` (overall), ``reward/accuracy|format|structure|length`` (components), ``accuracy``,
-``length/mean``, ``length/p90`` (tokens), ``advantage/mean|std|min|max``, ``fraction_filtered``, ``count``,
-and from the loss ``entropy`` (exact, temperature-scaled) and ``sampled_nll`` (−log p of sampled tokens).
+``length/mean``, ``length/p90`` (tokens), ``count`` and ``fraction_filtered`` over every response generated
+in the step; ``advantage/mean|std|min|max`` over the rows trained on; from the loss ``entropy`` (exact,
+temperature-scaled) and ``sampled_nll`` (−log p of the sampled tokens); with length shaping,
+``envelope/a|b|c|d``.
 """
 
 from __future__ import annotations
@@ -23,35 +25,38 @@ from transformers import TrainerCallback
 from g2rpo.train.reward import COMPONENTS
 
 
-def task_metrics(
-    families: Sequence[str],
-    components: torch.Tensor,
-    token_lengths: torch.Tensor,
-    advantages: torch.Tensor,
-) -> dict[str, float]:
-    """Per-family statistics of the trained rows of one step (gathered over ranks).
+def task_metrics(families: Sequence[str], components: torch.Tensor, token_lengths: torch.Tensor) -> dict[str, float]:
+    """Per-family reward, accuracy and length statistics of every response generated this step (all rounds,
+    gathered over ranks: what the policy does, before filtering).
 
     Args:
         families: (N,) task family of every row.
         components: (N, 5) reward components in :data:`~g2rpo.train.reward.COMPONENTS` order.
         token_lengths: (N,) response lengths in tokens.
-        advantages: (N,) the advantages used for the update.
     """
     out: dict[str, float] = {}
     for family in sorted(set(families)):
         rows = torch.tensor([f == family for f in families], dtype=torch.bool)
-        comp, lengths, adv = components[rows].double(), token_lengths[rows].double(), advantages[rows].double()
+        comp, lengths = components[rows].double(), token_lengths[rows].double()
         out[f"{family}/reward"] = comp[:, COMPONENTS.index("overall")].mean().item()
         for name in COMPONENTS[:-1]:
             out[f"{family}/reward/{name}"] = comp[:, COMPONENTS.index(name)].mean().item()
         out[f"{family}/accuracy"] = comp[:, COMPONENTS.index("accuracy")].mean().item()
         out[f"{family}/length/mean"] = lengths.mean().item()
         out[f"{family}/length/p90"] = torch.quantile(lengths, 0.9).item()
+        out[f"{family}/count"] = float(rows.sum())
+    return out
+
+
+def advantage_metrics(families: Sequence[str], advantages: torch.Tensor) -> dict[str, float]:
+    """Per-family ``advantage/mean|std|min|max`` of the rows the update trains on (after filtering)."""
+    out: dict[str, float] = {}
+    for family in sorted(set(families)):
+        adv = advantages[torch.tensor([f == family for f in families], dtype=torch.bool)].double()
         out[f"{family}/advantage/mean"] = adv.mean().item()
         out[f"{family}/advantage/std"] = adv.std(unbiased=False).item()
         out[f"{family}/advantage/min"] = adv.min().item()
         out[f"{family}/advantage/max"] = adv.max().item()
-        out[f"{family}/count"] = float(rows.sum())
     return out
 
 

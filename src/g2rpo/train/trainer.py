@@ -37,7 +37,13 @@ from g2rpo.algo import entropy_band_penalty, filter_groups, make_estimator
 from g2rpo.rewards import BatchScorer
 from g2rpo.tasks import PROBLEM_TYPES, TASK_FAMILIES, canonical_problem_type
 from g2rpo.train.config import G2RPOConfig
-from g2rpo.train.metrics import JsonlMetricsCallback, entropy_sums, filter_metrics, task_metrics
+from g2rpo.train.metrics import (
+    JsonlMetricsCallback,
+    advantage_metrics,
+    entropy_sums,
+    filter_metrics,
+    task_metrics,
+)
 from g2rpo.train.refill import RefillSource, concat_batches, plan_selection, select_rows
 from g2rpo.train.reward import COMPONENTS, TaskReward, completion_text
 from g2rpo.train.shaping import EnvelopeTable
@@ -287,13 +293,15 @@ class G2RPOTrainer(GRPOTrainer):
 
     def _log_step(self, mode, scores, keeps, final, advantages, selections, full) -> None:
         metrics = self._metrics[mode]
-        if final:
-            comp = torch.stack([scores[k].components[j] for k, j in final])
-            tokens = torch.stack([scores[k].tokens[j] for k, j in final])
-            families = [scores[k].families[j] for k, j in final]
-            for key, value in task_metrics(families, comp, tokens, advantages).items():
-                metrics[key].append(value)
         all_families = [f for s in scores for f in s.families]
+        everything = task_metrics(
+            all_families,
+            torch.cat([s.components for s in scores]),
+            torch.cat([s.tokens for s in scores]),
+        )
+        trained = advantage_metrics([scores[k].families[j] for k, j in final], advantages) if final else {}
+        for key, value in {**everything, **trained}.items():
+            metrics[key].append(value)
         for key, value in filter_metrics(all_families, torch.cat(keeps)).items():
             metrics[key].append(value)
         n_padding = sum(s.n_padding for s in selections)
