@@ -121,7 +121,7 @@ class RefillSource:
     """
 
     def __init__(self, dataset_size: int, num_generations: int, prompts_per_round: int, *, seed: int, shuffle: bool):
-        if dataset_size < prompts_per_round:
+        if 0 < dataset_size < prompts_per_round:
             raise ValueError(
                 f"refill needs at least {prompts_per_round} prompts per round but the train set has {dataset_size}"
             )

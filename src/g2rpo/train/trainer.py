@@ -155,8 +155,11 @@ class G2RPOTrainer(GRPOTrainer):
         bands = {name: tuple(f.entropy_band) for name, f in TASK_FAMILIES.items()}
         bands.update({k: tuple(v) for k, v in (args.entropy_bands or {}).items()})
         self.entropy_bands = {FAMILIES.index(k): v for k, v in bands.items()}
+        if args.dynamic_filtering and not hasattr(self.train_dataset, "__len__"):
+            raise ValueError("dynamic filtering refills from the train set by index, which needs a map-style "
+                             "datasets.Dataset; set dynamic_filtering: false for an IterableDataset")
         self.refill_source = RefillSource(
-            len(self.train_dataset),
+            len(self.train_dataset) if hasattr(self.train_dataset, "__len__") else 0,
             self.num_generations,
             args.generation_batch_size // self.num_generations,
             seed=args.seed + 1,
