@@ -201,9 +201,10 @@ class G2RPOTrainer(GRPOTrainer):
         texts = [completion_text(c) for c in completions]
         lengths = self.task_reward.lengths(texts, completion_ids_list)
         codes = torch.tensor([FAMILIES.index(f) for f in families], dtype=torch.float32)
-        if self.model.training and self.envelope_table.mode == "auto" and len(self.envelope_table.calibrated) < len(FAMILIES):
+        table = self.envelope_table
+        if self.model.training and table.mode == "auto" and len(table.calibrated) < len(FAMILIES):
             both = self.accelerator.gather(torch.stack([lengths, codes], 1).to(device)).cpu()
-            self.envelope_table.calibrate(both[:, 0], [FAMILIES[int(c)] for c in both[:, 1]])
+            table.calibrate(both[:, 0], [FAMILIES[int(c)] for c in both[:, 1]])
         scored = self.task_reward.components(
             completions, completion_ids_list, [x["answer"] for x in inputs], problem_types, families,
             options=[x.get("options") for x in inputs], lengths=lengths,
@@ -265,9 +266,8 @@ class G2RPOTrainer(GRPOTrainer):
         batch["advantages"] = torch.cat([advantages[offset : offset + n_real], torch.zeros(mine.n_padding)]).to(device)
         if mine.n_padding:
             batch["completion_mask"][n_real:] = 0
-        batch["task_index"] = torch.tensor(
-            [FAMILIES.index(scores[k].families[r_i]) for k, r_i in
-             ((k, rank * local_size + i) for k, i in mine.rows)], dtype=torch.long, device=device)
+        families = [scores[k].families[rank * local_size + i] for k, i in mine.rows]
+        batch["task_index"] = torch.tensor([FAMILIES.index(f) for f in families], dtype=torch.long, device=device)
         loss_mask = batch["completion_mask"] * batch.get("tool_mask", 1)
         batch["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
 
