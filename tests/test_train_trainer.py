@@ -94,7 +94,7 @@ def test_advantages_and_loss_are_the_recipes(tiny, tmp_path):
     mask = batch["completion_mask"]
     attention = torch.cat([batch["prompt_mask"], mask], 1)
     with torch.no_grad():
-        logps, _, _ = trainer._get_per_token_logps_and_entropies(
+        logps, entropies, _ = trainer._get_per_token_logps_and_entropies(
             trainer.model, ids, attention, mask.size(1), compute_entropy=True, **{k: batch.get(k) for k in keys})
     generator = torch.Generator().manual_seed(0)
     old = logps + 0.8 * torch.randn(logps.shape, generator=generator)  # ratios far outside [0.8, 1.3] and > 3
@@ -108,6 +108,13 @@ def test_advantages_and_loss_are_the_recipes(tiny, tmp_path):
     penalty = entropy_band_penalty(-logps, mask, batch["task_index"], bands)
     assert penalty > 0
     torch.testing.assert_close(loss.detach(), reference + 0.05 * penalty, rtol=1e-5, atol=1e-6)
+
+    # estimator "full": the band reads the exact entropy (TRL's fused head), not −log p of the sampled token
+    trainer.args.entropy_estimator = "full"
+    loss_full = trainer._compute_loss(trainer.model, batch)
+    penalty_full = entropy_band_penalty(entropies, mask, batch["task_index"], bands)
+    assert not torch.isclose(penalty_full, penalty)
+    torch.testing.assert_close(loss_full.detach(), reference + 0.05 * penalty_full, rtol=1e-5, atol=1e-6)
     trainer.close()
 
 

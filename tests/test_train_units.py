@@ -185,3 +185,34 @@ def test_yaml_roundtrip_and_cli_overrides(tmp_path):
 
     args = build_parser({"train": cli}).parse_args(["train", "--config", "f.yaml", "--max_steps", "3"])
     assert args.config == "f.yaml" and args.overrides == ["--max_steps", "3"]
+
+
+# ---- the reward function ---------------------------------------------------------------------------------------
+def test_task_reward_keeps_every_component_and_counts_length_in_the_configured_unit():
+    from g2rpo.rewards import BatchScorer, score_response
+    from g2rpo.train.reward import COMPONENTS, TaskReward
+
+    responses = ["<thinking>two</thinking><answer>B</answer>", "<answer>12</answer>", "no tags at all"]
+    answers = ["B", "12", "cat"]
+    ptypes = ["multiple choice", "numerical", "ocr"]
+    tasks = ["general_vqa", "chart", "ocr_document"]
+    ids = [[1] * 7, [1] * 3, [1] * 5]
+    bands = {"general_vqa": [1, 5, 8, 20], "chart": [1, 2, 4, 6], "ocr_document": [0, 1, 2, 3]}
+    table = EnvelopeTable("fixed", bands, {})
+    with BatchScorer(max_workers=0) as scorer:
+        for unit, lengths in (("tokens", [7.0, 3.0, 5.0]), ("characters", [float(len(r)) for r in responses])):
+            reward = TaskReward(scorer, envelopes=table, length_unit=unit, length_weight=0.1)
+            scored = reward.components(responses, ids, answers, ptypes, tasks)
+            assert scored.lengths.tolist() == lengths
+            for i in range(3):
+                expected = score_response(responses[i], answers[i], problem_type=ptypes[i], task=tasks[i],
+                                          length_weight=0.1, length=lengths[i], envelope=table.get(tasks[i]))
+                assert scored.components[i].tolist() == pytest.approx([getattr(expected, c) for c in COMPONENTS])
+            overall = reward(None, responses, ids, answer=answers, problem_type=ptypes, task=tasks)
+            assert overall == pytest.approx(scored.components[:, -1].tolist())
+        # tokens: row 0 has 7 tokens, on the plateau [5, 8] of its envelope → length score 1
+        reward = TaskReward(scorer, envelopes=table, length_unit="tokens", length_weight=0.1)
+        assert reward.components(responses, ids, answers, ptypes, tasks).components[0, 3] == 1.0
+        # shaping off: the length weight is dropped (recipe §4: w_l = 0 when length shaping is off)
+        off = TaskReward(scorer, envelopes=EnvelopeTable("off", None, {}), length_weight=0.1)
+        assert off.length_weight == 0.0
