@@ -63,21 +63,39 @@ def make_trainer(model_dir: str, out_dir: str, world: int):
     rank, local = trainer.accelerator.process_index, N_ROWS // world
     tok = trainer._tokenizer
 
+    calls = [0]  # refill rounds get new responses: row g of round k answers like global row g + 1000·k
+
     def fake_generate(prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        ids = [tok(response(rank * local + i), add_special_tokens=False)["input_ids"] for i in range(len(prompt_ids))]
+        offset = rank * local + 1000 * calls[0]
+        calls[0] += 1
+        ids = [tok(response(offset + i), add_special_tokens=False)["input_ids"] for i in range(len(prompt_ids))]
         return ids, None
 
     trainer._generate_single_turn = fake_generate
     return trainer, rank, local
 
 
-def run_rank(model_dir: str, out_dir: str, world: int):
-    """This rank's advantages and the gathered scores of the batch."""
+def run_rank(model_dir: str, out_dir: str, world: int, *, then_filter: bool = False):
+    """This rank's advantages and the gathered scores of the batch; with ``then_filter``, also one more batch
+    with dynamic filtering and refill (keyed by task family) and what each rank trained on."""
     trainer, rank, local = make_trainer(model_dir, out_dir, world)
     trainer.model.train()
-    batch = trainer._generate_and_score_completions(global_rows()[rank * local : (rank + 1) * local])
+    mine = global_rows()[rank * local : (rank + 1) * local]
+    batch = trainer._generate_and_score_completions(mine)
+    first = batch["advantages"].cpu(), trainer._scored
+    filtered = None
+    if then_filter:
+        trainer.args.dynamic_filtering, trainer.args.max_refill_tries, trainer.args.advantage_key = True, 3, "task"
+        batch = trainer._generate_and_score_completions(mine)
+        filtered = {
+            "advantages": batch["advantages"].cpu(),
+            "task_index": batch["task_index"].cpu(),
+            "padding": batch["completion_mask"].sum(1).cpu() == 0,
+            "tries": trainer._metrics["train"]["filter/tries"][-1],
+            "kept_fraction": 1 - trainer._metrics["train"]["filter/fraction_filtered"][-1],
+        }
     trainer.close()
-    return batch["advantages"].cpu(), trainer._scored
+    return (*first, filtered)
 
 
 def _free_port() -> int:
@@ -98,7 +116,7 @@ def test_two_processes_match_one_process(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
-    single, scores = run_rank(model_dir, str(tmp_path / "single"), world=1)
+    single, scores, _ = run_rank(model_dir, str(tmp_path / "single"), world=1)
     parts = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     torch.testing.assert_close(torch.cat(parts), single, rtol=0, atol=1e-6)
     # The task stage really mixed ranks: a per-rank (ungathered) computation gives different values.
@@ -111,8 +129,25 @@ def test_two_processes_match_one_process(tmp_path):
     assert not torch.allclose(per_rank, single, atol=1e-3)
     torch.testing.assert_close(g2rpo_advantages(scores.overall, groups, scores.problem_types).float(), single)
 
+    # Filtering with refill across the two processes: both ran the same number of rounds (no collective was
+    # left waiting), some groups were dropped and refilled, padding rows (if any) carry no advantage, and the
+    # task stage over both processes' kept rows gives every task family a zero-sum advantage (G2RPO, §3): true
+    # only if each process holds its own slice of one gathered computation.
+    f0, f1 = (torch.load(tmp_path / f"filtered{r}.pt") for r in range(2))
+    assert f0["tries"] == f1["tries"] >= 1 and f0["kept_fraction"] < 1
+    advantages = torch.cat([f0["advantages"], f1["advantages"]])
+    padding = torch.cat([f0["padding"], f1["padding"]])
+    families = torch.cat([f0["task_index"], f1["task_index"]])
+    assert advantages[padding].abs().sum() == 0 and (~padding).sum() > 0
+    assert advantages[~padding].abs().sum() > 0
+    for family in families[~padding].unique():
+        rows = (families == family) & ~padding
+        assert abs(float(advantages[rows].sum())) < 1e-4, int(family)
+
 
 if __name__ == "__main__":
     out, model_dir = sys.argv[1], sys.argv[2]
-    advantages, _ = run_rank(model_dir, str(Path(out) / "dist"), world=int(os.environ["WORLD_SIZE"]))
+    advantages, _, filtered = run_rank(model_dir, str(Path(out) / "dist"), world=int(os.environ["WORLD_SIZE"]),
+                                       then_filter=True)
     torch.save(advantages, Path(out) / f"rank{os.environ['RANK']}.pt")
+    torch.save(filtered, Path(out) / f"filtered{os.environ['RANK']}.pt")
