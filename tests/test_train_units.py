@@ -163,6 +163,7 @@ def test_config_defaults_map_the_recipe_update_rule(tmp_path):
         ({"entropy_estimator": "exact"}, "sampled_nll, full"),
         ({"filter_low": 0.9, "filter_high": 0.1}, "filter_low < filter_high"),
         ({"auto_length_factors": {"vision": [1, 0, 2, 3]}}, "auto_length_factors"),
+        ({"entropy_bands": {"math": [0.6, 0.2]}}, "low <= high"),
     ],
 )
 def test_config_errors_name_the_key_and_valid_values(tmp_path, kwargs, message):
@@ -216,3 +217,22 @@ def test_task_reward_keeps_every_component_and_counts_length_in_the_configured_u
         # shaping off: the length weight is dropped (recipe §4: w_l = 0 when length shaping is off)
         off = TaskReward(scorer, envelopes=EnvelopeTable("off", None, {}), length_weight=0.1)
         assert off.length_weight == 0.0
+
+
+def test_dataset_checks_name_the_column_and_the_valid_values():
+    from datasets import Dataset
+
+    from g2rpo.train.checks import check_dataset, pad_left
+
+    row = {"prompt": [{"role": "user", "content": "q"}], "answer": "1", "problem_type": "numerical", "task": "math"}
+    check_dataset(Dataset.from_list([row]), "train_dataset")
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['task'\]"):
+        check_dataset(Dataset.from_list([{k: v for k, v in row.items() if k != "task"}]), "train_dataset")
+    with pytest.raises(ValueError, match="unknown task families \\['maths'\\]; valid: spatial_grounding"):
+        check_dataset(Dataset.from_list([{**row, "task": "maths"}]), "train_dataset")
+    with pytest.raises(KeyError, match="valid problem types"):
+        check_dataset({"val": Dataset.from_list([{**row, "problem_type": "essay"}])}, "eval_dataset")
+
+    tokenizer = argparse.Namespace(padding_side="right")
+    pad_left(argparse.Namespace(tokenizer=tokenizer))
+    assert tokenizer.padding_side == "left"

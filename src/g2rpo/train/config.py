@@ -145,6 +145,9 @@ class G2RPOConfig(GRPOConfig):
             unknown = sorted(set(getattr(self, key) or {}) - set(TASK_FAMILIES))
             if unknown:
                 raise ValueError(f"{key} names unknown task families {unknown}; valid: {', '.join(TASK_FAMILIES)}")
+        for family, band in (self.entropy_bands or {}).items():
+            if len(band) != 2 or not 0 <= band[0] <= band[1]:
+                raise ValueError(f"entropy_bands[{family}] must be [low, high] with 0 <= low <= high, got {band}")
         for category, factors in (self.auto_length_factors or {}).items():
             if category not in DEFAULT_AUTO_LENGTH_FACTORS:
                 raise ValueError(f"auto_length_factors: unknown category {category!r}; valid: reasoning, vision, both")

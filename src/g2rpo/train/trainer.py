@@ -36,6 +36,7 @@ from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_b
 from g2rpo.algo import entropy_band_penalty, filter_groups, make_estimator
 from g2rpo.rewards import BatchScorer
 from g2rpo.tasks import PROBLEM_TYPES, TASK_FAMILIES, canonical_problem_type
+from g2rpo.train.checks import check_dataset, pad_left
 from g2rpo.train.config import G2RPOConfig
 from g2rpo.train.metrics import (
     JsonlMetricsCallback,
@@ -51,7 +52,6 @@ from g2rpo.train.shaping import EnvelopeTable
 logger = logging.getLogger(__name__)
 
 FAMILIES: tuple[str, ...] = tuple(TASK_FAMILIES)
-REQUIRED_COLUMNS = ("prompt", "answer", "problem_type", "task")
 STATE_FILE = "g2rpo_state.json"
 CONFIG_FILE = "g2rpo_config.yaml"
 
@@ -73,35 +73,6 @@ class GatheredScores:
     @property
     def overall(self) -> torch.Tensor:
         return self.components[:, COMPONENTS.index("overall")]
-
-
-def check_dataset(dataset, name: str) -> None:
-    """Fail early, naming the column or the bad value, on a dataset the trainer cannot use."""
-    if dataset is None:
-        return
-    if isinstance(dataset, dict):
-        for key, value in dataset.items():
-            check_dataset(value, f"{name}[{key!r}]")
-        return
-    columns = dataset.column_names or []
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s) {missing}; G2RPOTrainer needs {list(REQUIRED_COLUMNS)} "
-                         "(build it with g2rpo.data.to_hf_dataset)")
-    unknown = sorted(set(dataset["task"]) - set(FAMILIES))
-    if unknown:
-        raise ValueError(f"{name}: unknown task families {unknown}; valid: {', '.join(FAMILIES)}")
-    for value in sorted(set(dataset["problem_type"])):
-        canonical_problem_type(value)
-
-
-def _pad_left(processing_class) -> None:
-    """TRL needs left padding; a processor padding right misaligns ``mm_token_type_ids`` with the left-padded
-    prompt ids (Qwen-VL's M-RoPE then fails on batches of unequal prompt lengths)."""
-    tokenizer = getattr(processing_class, "tokenizer", processing_class)
-    if tokenizer is not None and getattr(tokenizer, "padding_side", "left") != "left":
-        logger.info("setting the processor's padding_side to 'left' (required by GRPOTrainer)")
-        tokenizer.padding_side = "left"
 
 
 def _write_json_atomic(path: str, data: dict) -> None:
@@ -134,6 +105,7 @@ class G2RPOTrainer(GRPOTrainer):
             raise TypeError("G2RPOTrainer builds its reward from the config; do not pass reward_funcs")
         check_dataset(train_dataset, "train_dataset")
         check_dataset(eval_dataset, "eval_dataset")
+        self.estimator = make_estimator(args.advantage_estimator, **(args.advantage_kwargs or {}))
         self.envelope_table = EnvelopeTable(
             args.length_shaping, args.length_envelopes, args.resolved_auto_length_factors()
         )
@@ -147,11 +119,10 @@ class G2RPOTrainer(GRPOTrainer):
             format_weight=args.format_weight,
             length_weight=args.effective_length_weight,
         )
-        _pad_left(kwargs.get("processing_class"))
+        pad_left(kwargs.get("processing_class"))
         callbacks = [*(kwargs.pop("callbacks", None) or []), JsonlMetricsCallback(args.metrics_file)]
         super().__init__(model, reward_funcs=[self.task_reward], args=args, train_dataset=train_dataset,
                          eval_dataset=eval_dataset, callbacks=callbacks, **kwargs)
-        self.estimator = make_estimator(args.advantage_estimator, **(args.advantage_kwargs or {}))
         bands = {name: tuple(f.entropy_band) for name, f in TASK_FAMILIES.items()}
         bands.update({k: tuple(v) for k, v in (args.entropy_bands or {}).items()})
         self.entropy_bands = {FAMILIES.index(k): v for k, v in bands.items()}
