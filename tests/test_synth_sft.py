@@ -1,0 +1,45 @@
+"""Cold-start SFT pieces: the typed config (YAML mirror, errors) and the completion-only dataset it trains on."""
+
+from __future__ import annotations
+
+import pytest
+
+from g2rpo.train.sft import SFTRunConfig, build_sft_dataset, sft_target
+
+
+def test_config_round_trips_through_yaml_and_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "sft.yaml"
+    path.write_text("model: m\ntrain_file: t.jsonl\nmax_steps: 7\nlearning_rate: 1.0e-4\n")
+    config = SFTRunConfig.from_yaml(path)
+    assert (config.max_steps, config.learning_rate, config.think_tag) == (7, 1e-4, "thinking")
+    (tmp_path / "again.yaml").write_text(config.to_yaml())
+    assert SFTRunConfig.from_yaml(tmp_path / "again.yaml") == config
+    with pytest.raises(ValueError, match=r"unknown SFT config key\(s\) \['max_step'\]; valid keys: model"):
+        SFTRunConfig.from_dict({"model": "m", "train_file": "t", "max_step": 3})
+    with pytest.raises(ValueError, match=r"missing required SFT config key\(s\) \['train_file'\]"):
+        SFTRunConfig.from_dict({"model": "m"})
+    with pytest.raises(ValueError, match="max_steps must be"):
+        SFTRunConfig(model="m", train_file="t", max_steps=0)
+
+
+def test_target_format():
+    assert sft_target("2 + 2 = 4.", "4") == "<thinking>2 + 2 = 4.</thinking><answer>4</answer>"
+    assert sft_target("", "B", think_tag="think") == "<think></think><answer>B</answer>"
+
+
+def test_dataset_rows_pair_the_rl_prompt_with_the_reasoning_target(tmp_path):
+    from g2rpo.data import build_prompt, load_records
+    from g2rpo.data.synth_write import synthesize
+
+    data = synthesize(tmp_path, n_train=6, n_val=0, seed=1, progress=False)
+    config = SFTRunConfig(model="unused", train_file=str(data.files["train"]), max_samples=4)
+    rows = build_sft_dataset(config)
+    records = load_records(data.files["train"])[:4]
+    assert len(rows) == 4
+    for row, record in zip(rows, records, strict=True):
+        user = row["prompt"][0]["content"]
+        assert [part["type"] for part in user] == ["image", "text"]
+        assert user[1]["text"] == build_prompt(record).replace("<image>", "").strip()
+        target = row["completion"][0]["content"][0]["text"]
+        assert target == f"<thinking>{record.extra['reasoning']}</thinking><answer>{record.answer}</answer>"
+        assert len(row["images"]) == 1 and row["images"][0].size == (128, 128)
