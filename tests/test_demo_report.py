@@ -96,3 +96,11 @@ def test_read_jsonl_names_the_bad_row(tmp_path):
     with pytest.raises(ValueError, match=r"bad.jsonl:2"):
         read_jsonl(path)
     assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_moving_average_by_hand():
+    from g2rpo.demo.report import moving_average
+
+    # window 2: [1], [1, 3], [3, 5], [5, 7] → 1, 2, 4, 6
+    assert moving_average([1, 3, 5, 7], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert moving_average([], 5) == []

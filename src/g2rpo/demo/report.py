@@ -80,6 +80,19 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+SMOOTHING = 5
+"""Window of the trailing mean drawn over each per-step curve (RL metrics of a small batch are noisy)."""
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean: point `i` averages `values[max(0, i − window + 1) : i + 1]`."""
+    out = []
+    for i in range(len(values)):
+        chunk = values[max(0, i - window + 1) : i + 1]
+        out.append(sum(chunk) / len(chunk))
+    return out
+
+
 def plot_panels(curves: Mapping[str, Mapping[str, tuple[list[float], list[float]]]]) -> list[tuple[str, str]]:
     """One PNG (base64) per metric of `CURVE_METRICS` present in `curves`: [(metric, png)]."""
     import matplotlib
@@ -90,10 +103,12 @@ def plot_panels(curves: Mapping[str, Mapping[str, tuple[list[float], list[float]
     panels = []
     for metric in (m for m in CURVE_METRICS if m in curves):
         fig, ax = plt.subplots(figsize=(5.2, 3.2))
-        for task, (steps, values) in sorted(curves[metric].items()):
-            ax.plot(steps, values, marker="o", markersize=3, label=task)
+        for i, (task, (steps, values)) in enumerate(sorted(curves[metric].items())):
+            colour = f"C{i}"
+            ax.plot(steps, values, color=colour, alpha=0.3, linewidth=1)
+            ax.plot(steps, moving_average(values, SMOOTHING), color=colour, linewidth=2, label=task)
         ax.set_xlabel("RL step")
-        ax.set_title(metric)
+        ax.set_title(f"{metric} (faint: per step; bold: trailing mean of {SMOOTHING})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         panels.append((metric, _png(fig)))
