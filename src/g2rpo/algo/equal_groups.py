@@ -59,13 +59,14 @@ def equal_group_layout(x: torch.Tensor, groups: torch.Tensor) -> tuple[torch.Ten
     ``rows`` holds the original index of each entry of ``values``.
     """
     n = x.numel()
-    by_id = torch.sort(groups).indices
-    first = segment_starts(groups.index_select(0, by_id))
+    grouped = bool((groups[1:] >= groups[:-1]).all())  # TRL lays out B × G rollouts grouped: no sort needed
+    by_id = torch.arange(n) if grouped else torch.sort(groups).indices
+    first = segment_starts(groups if grouped else groups.index_select(0, by_id))
     b = int(first.sum())
     g = n // b
     if b * g != n or g > MAX_GROUP_SIZE or not bool(first.view(b, g)[:, 0].all()):
         return None
-    values, within = torch.sort(x.index_select(0, by_id).view(b, g), dim=1)
+    values, within = torch.sort((x if grouped else x.index_select(0, by_id)).view(b, g), dim=1)
     return by_id.view(b, g).gather(1, within), values
 
 

@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import torch
 
+_FLOAT64_MAX = torch.finfo(torch.float64).max
+
 TIE_TOLERANCE = 1e-9
 """Relative/absolute tolerance under which two values count as tied (see module docstring)."""
 
@@ -18,8 +20,10 @@ def check_values(values: torch.Tensor) -> torch.Tensor:
     if values.dim() != 1:
         raise ValueError(f"rewards must be a 1-D tensor of length N, got shape {tuple(values.shape)}")
     x = values.to(torch.float64)
-    if torch.isnan(x).any():
-        raise ValueError(f"rewards contain NaN at positions {torch.nonzero(torch.isnan(x)).flatten()[:10].tolist()}")
+    if torch.isnan(x.sum()):  # one reduction; NaN (or +inf − inf) only then is worth locating
+        nan = torch.nonzero(torch.isnan(x)).flatten()[:10].tolist()
+        if nan:
+            raise ValueError(f"rewards contain NaN at positions {nan}")
     return x
 
 
@@ -63,7 +67,7 @@ def block_mean(n: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tenso
 def tie_starts(xs: torch.Tensor, new_segment: torch.Tensor) -> torch.Tensor:
     """Flags the first element of every tie block of values sorted within segments (float-robust ties)."""
     block_start = new_segment.clone()
-    scale = torch.nan_to_num(xs[1:].abs().clamp_min(1.0), posinf=1.0)  # ±inf rank as extremes; inf − inf ties
+    scale = xs[1:].abs().clamp(1.0, _FLOAT64_MAX)  # ±inf rank as extremes (gap inf > any scale); inf − inf ties
     block_start[1:] |= (xs[1:] - xs[:-1]) > TIE_TOLERANCE * scale
     return block_start
 
