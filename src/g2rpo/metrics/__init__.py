@@ -6,7 +6,7 @@ Usage::
     compute("anls", response, ["golden gate", "Golden Gate Bridge"])
     compute("acc_iou_0.5", response, [577, 232, 899, 786])        # Qwen3-VL 0–1000 boxes
 
-See ``docs/readme/metrics.md`` for the benchmark → metric → rule table.
+See the README section "Metrics" for the benchmark → metric → rule table.
 """
 
 from g2rpo.metrics.extraction import EXTRACTION_MODES, extract_answer
