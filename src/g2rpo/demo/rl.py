@@ -40,30 +40,15 @@ def run_rl(values: dict, *, model_dir: Path, train_file: Path, data_root: Path) 
     `values` are the RL recipe's keys (`ScriptArguments` + `G2RPOConfig`); the model and data paths are set
     here. The resolved YAML is written to `<output_dir>/demo_rl.yaml` and is what `g2rpo train --config` would
     run. A metrics file left by an earlier run in the same folder is removed first (the trainer appends).
-    Rollouts may not emit the vision placeholder tokens (`generation_kwargs.bad_words_ids`, unless the recipe
-    sets its own): a barely trained policy samples them, and TRL's re-encoding of such a completion fails.
+    (`G2RPOTrainer` itself keeps rollouts from sampling vision placeholder tokens.)
     """
-    try:
-        from g2rpo.train.run import parse_config, run
-    except ImportError as err:
-        note = (
-            f"The RL stage did not run: the G2RPO trainer is not available in this checkout ({err}). "
-            "The table shows the SFT model only."
-        )
-        return RLResult(None, None, yaml.safe_dump(values, sort_keys=False), [note])
+    from g2rpo.train.run import parse_config, run
+
     values = values | {
         "model_name_or_path": str(model_dir),
         "train_file": str(train_file),
         "data_root": str(data_root),
     }
-    generation = dict(values.get("generation_kwargs") or {})
-    if "bad_words_ids" not in generation:
-        from transformers import AutoTokenizer
-
-        from g2rpo.demo.evaluate import vision_token_ids
-
-        generation["bad_words_ids"] = vision_token_ids(AutoTokenizer.from_pretrained(str(model_dir)))
-        values["generation_kwargs"] = generation
     out = Path(values["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "demo_rl.yaml"
