@@ -46,8 +46,8 @@ class DemoConfig:
     n_train: int = 600
     """Synthetic training records."""
     n_val: int = 1200
-    """Synthetic validation records (200 per task family at 1200; greedy validation of both models takes
-    ~1 min, and 30 per family left a binary accuracy with a standard error of ~0.09)."""
+    """Synthetic validation records (200 per task family at 1200; greedy validation of both models took
+    ~30 s, and 30 per family left a binary accuracy with a standard error of ~0.09)."""
     image_size: int = 128
     """Image side in pixels."""
     seed: int = 0
