@@ -18,6 +18,7 @@ Two mechanisms, chosen per call by :func:`call_with_time_limit`:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import json
@@ -115,6 +116,16 @@ class _Worker:
             proc.kill()
         with contextlib.suppress(Exception):
             proc.wait(timeout=5)
+        for pipe in (proc.stdin, proc.stdout):
+            with contextlib.suppress(Exception):
+                pipe.close()  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        """Stop the worker process (registered with ``atexit``: it must not outlive the interpreter)."""
+        with self.lock:
+            if self.proc is not None:
+                self._kill(self.proc)
+                self.proc = None
 
     @staticmethod
     def _read(proc: subprocess.Popen[str], timeout_s: float) -> Any:
@@ -158,6 +169,7 @@ class _Worker:
 
 
 _WORKER = _Worker()
+atexit.register(_WORKER.close)
 
 
 def _resolve(name: str) -> Callable[..., float]:
