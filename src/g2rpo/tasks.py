@@ -84,14 +84,17 @@ PROBLEM_TYPE_ALIASES: dict[str, str] = {
     "freeform": "open-ended",
     "caption": "open-ended",
 }
-"""Accepted spellings → canonical problem type. Matching ignores case, and ``_``/``-``/spaces are equivalent."""
+"""Accepted spellings → canonical problem type. Matching ignores case; ``_``, ``-``, ``/`` and spaces are equivalent."""
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", name.strip().lower())
+def normalise_name(name: str) -> str:
+    """The matching key of a task or problem-type name: lower case, runs of spaces, ``_``, ``-``, ``/`` → one space."""
+    return re.sub(r"[\s_\-/]+", " ", name.strip().lower())
 
 
-_LOOKUP = {_normalise(p): p for p in PROBLEM_TYPES} | {_normalise(a): p for a, p in PROBLEM_TYPE_ALIASES.items()}
+_LOOKUP = {normalise_name(p): p for p in PROBLEM_TYPES} | {
+    normalise_name(a): p for a, p in PROBLEM_TYPE_ALIASES.items()
+}
 
 
 def canonical_problem_type(name: str) -> str:
@@ -101,7 +104,7 @@ def canonical_problem_type(name: str) -> str:
     An unknown name is an error listing the valid ones.
     """
     try:
-        return _LOOKUP[_normalise(str(name))]
+        return _LOOKUP[normalise_name(str(name))]
     except KeyError:
         raise KeyError(
             f"unknown problem type {name!r}; valid problem types: {', '.join(PROBLEM_TYPES)} "

@@ -20,9 +20,7 @@ names their data mixture and benchmarks use in the paper. Add a spelling by exte
 
 from __future__ import annotations
 
-import re
-
-from g2rpo.tasks import TASK_FAMILIES
+from g2rpo.tasks import TASK_FAMILIES, normalise_name
 
 TASK_TYPE_ALIASES: dict[str, str] = {
     **dict.fromkeys(
@@ -63,11 +61,7 @@ TASK_TYPE_ALIASES: dict[str, str] = {
 """Accepted task spelling → task family name (in addition to the family names themselves)."""
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[\s_\-/]+", " ", name.strip().lower())
-
-
-_LOOKUP = {_normalise(f): f for f in TASK_FAMILIES} | {_normalise(a): f for a, f in TASK_TYPE_ALIASES.items()}
+_LOOKUP = {normalise_name(f): f for f in TASK_FAMILIES} | {normalise_name(a): f for a, f in TASK_TYPE_ALIASES.items()}
 
 
 def canonical_task(name: str) -> str:
@@ -77,7 +71,7 @@ def canonical_task(name: str) -> str:
     listing the six families and the accepted aliases.
     """
     try:
-        return _LOOKUP[_normalise(str(name))]
+        return _LOOKUP[normalise_name(str(name))]
     except KeyError:
         raise KeyError(
             f"unknown task {name!r}; valid task families: {', '.join(TASK_FAMILIES)} "
