@@ -7,6 +7,7 @@ from typing import Literal
 
 import torch
 
+from g2rpo.algo.quantiles import out_dtype
 from g2rpo.algo.segments import as_codes, segment_mean
 
 
@@ -19,10 +20,6 @@ def _group_stats(rewards, group_ids, *, sample: bool = False):
     dof = (size - 1).clamp_min(1) if sample else size.clamp_min(1)
     std = torch.sqrt(sq / dof)
     return x, codes, centred, std
-
-
-def _out_dtype(values: torch.Tensor) -> torch.dtype:
-    return values.dtype if values.is_floating_point() else torch.float32
 
 
 def grpo_advantages(
@@ -40,13 +37,13 @@ def grpo_advantages(
     if std not in ("population", "sample"):
         raise ValueError(f"unknown std {std!r}; valid: population, sample")
     _, codes, centred, group_std = _group_stats(rewards, group_ids, sample=std == "sample")
-    return (centred / (group_std[codes] + eps)).to(_out_dtype(rewards))
+    return (centred / (group_std[codes] + eps)).to(out_dtype(rewards))
 
 
 def dr_grpo_advantages(rewards: torch.Tensor, group_ids: torch.Tensor | Sequence[Hashable]) -> torch.Tensor:
     """Dr.GRPO: ``A_i = r_i − mean_g`` (no std scaling). Shapes: (N,) → (N,)."""
     _, _, centred, _ = _group_stats(rewards, group_ids)
-    return centred.to(_out_dtype(rewards))
+    return centred.to(out_dtype(rewards))
 
 
 class EmaGrpo:
@@ -96,7 +93,7 @@ class EmaGrpo:
         worst = x.new_zeros(n_groups).scatter_reduce(0, groups, scaled.abs(), "amax", include_self=False)
         fallback = (worst > self.guard)[groups]
         own = centred / (group_std[groups] + 1e-6)
-        return torch.where(fallback, own, scaled).to(_out_dtype(rewards))
+        return torch.where(fallback, own, scaled).to(out_dtype(rewards))
 
     def state_dict(self) -> dict:
         """``{"decay", "min_std", "guard", "moments": [[task_key, μ₁, μ₂], …]}`` (keys keep their type)."""

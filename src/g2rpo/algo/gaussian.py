@@ -3,8 +3,8 @@
 The core map sends a set of ``n`` scalars to standard-normal quantiles by rank ("1-D optimal transport to
 N(0, 1)"): the k-th smallest of ``n`` gets ``q_k = Φ⁻¹((k − ½)/n)`` (Hazen plotting positions); tied values
 share the **mean of their quantiles**; a set of one maps to 0. Many sets ("segments": groups or tasks) are
-mapped at once with one sort on ``(segment, value)`` and segment operations — O(N log N), no Python loop per
-segment.
+mapped at once by sorting on ``(segment, value)`` and segment operations — O(N log N), no Python loop per
+segment (:mod:`g2rpo.algo.equal_groups` avoids most sorting for the usual B × G batch).
 
 Exactness. A tie block holding positions ``i..j`` of a segment of size ``n`` gets ``(C(j) − C(i−1)) / (j−i+1)``
 with ``C(k) = Σ_{m≤k} q_m``. Since ``q_{n+1−m} = −q_m``, ``C(k) = C(n−k)``; we compute ``C`` only on
