@@ -51,70 +51,29 @@ def generate(
     progress: bool = True,
     label: str = "generate",
 ) -> list[tuple[str, int]]:
-    """Greedy responses for `prompts` (each with its list of PIL images) → [(text, generated tokens)]."""
-    import torch
+    """Greedy responses for `prompts` (each with its list of PIL images) → [(text, generated tokens)].
 
+    Batches through the evaluation harness's `hf` backend; each prompt's images sit at its `<image>`
+    placeholders, as in training (`g2rpo.data.prompt_messages`).
+    """
     from g2rpo.data import prompt_messages
+    from g2rpo.evaluation.backends.base import GenerationSettings
+    from g2rpo.evaluation.backends.hf import HFBackend
 
-    tokenizer = processor.tokenizer
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    stop_ids = _stop_ids(model, tokenizer)
-    padding_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # decoder-only generation continues from the right edge
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0)
+    backend = HFBackend("in-memory", settings, model_and_processor=(model, processor))
     outputs: list[tuple[str, int]] = []
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:
-        with Progress(*columns, disable=not progress) as bar, torch.inference_mode():
-            job = bar.add_task(label, total=len(prompts))
-            for start in range(0, len(prompts), batch_size):
-                chunk = range(start, min(start + batch_size, len(prompts)))
-                texts = [
-                    processor.apply_chat_template(
-                        prompt_messages(prompts[i], len(images[i])),
-                        add_generation_prompt=True,
-                        tokenize=False,
-                    )
-                    for i in chunk
-                ]
-                flat = [image for i in chunk for image in images[i]]
-                inputs = processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
-                inputs = inputs.to(model.device)
-                generated = model.generate(
-                    **inputs,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=pad_id,
-                    bad_words_ids=vision_token_ids(tokenizer) or None,
-                )[:, inputs["input_ids"].shape[1] :]
-                for row in generated.tolist():
-                    length = next((k for k, t in enumerate(row) if t in stop_ids), len(row))
-                    text = tokenizer.decode(row[:length], skip_special_tokens=True)
-                    outputs.append((text, length))
-                bar.advance(job, len(chunk))
-    finally:
-        tokenizer.padding_side = padding_side
+    with Progress(*columns, disable=not progress) as bar:
+        job = bar.add_task(label, total=len(prompts))
+        for start in range(0, len(prompts), batch_size):
+            chunk = range(start, min(start + batch_size, len(prompts)))
+            batch = backend.generate_messages(
+                [prompt_messages(prompts[i], len(images[i])) for i in chunk], [images[i] for i in chunk]
+            )
+            outputs += [(g.text, int(g.n_tokens or 0)) for g in batch]
+            bar.advance(job, len(chunk))
     return outputs
-
-
-VISION_TOKENS: tuple[str, ...] = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
-"""Qwen-VL placeholder tokens a policy must never emit: in a completion they would be taken for image slots
-when the sequence is re-encoded (multimodal RoPE then fails on a token/feature count mismatch)."""
-
-
-def vision_token_ids(tokenizer) -> list[list[int]]:
-    """`bad_words_ids` for `generate`: the vision placeholder tokens the tokenizer knows."""
-    vocab = tokenizer.get_vocab()
-    return [[vocab[t]] for t in VISION_TOKENS if t in vocab]
-
-
-def _stop_ids(model, tokenizer) -> set[int]:
-    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
-    ids = [ids] if isinstance(ids, int) else list(ids or [])
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    if tokenizer.pad_token_id is not None:
-        ids.append(tokenizer.pad_token_id)
-    return set(ids)
 
 
 def evaluate_model(

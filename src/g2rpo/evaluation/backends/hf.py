@@ -70,25 +70,36 @@ class HFBackend:
         return {**info, "max_pixels": self.max_pixels} if self.max_pixels is not None else info
 
     def _stop_ids(self) -> set[int]:
+        """EOS ids of the generation config and the tokenizer, and the pad id (a response ends at any of them)."""
         ids = self.model.generation_config.eos_token_id
         ids = ids if isinstance(ids, (list, tuple)) else [ids]
         stops = {int(i) for i in ids if i is not None}
-        if self.tokenizer.eos_token_id is not None:
-            stops.add(int(self.tokenizer.eos_token_id))
+        for special in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id):
+            if special is not None:
+                stops.add(int(special))
         return stops
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        import torch
         from PIL import Image
 
-        if not requests:
+        messages = [chat_messages(r) for r in requests]
+        images = [[Image.open(io.BytesIO(b)).convert("RGB") for b in r.images] for r in requests]
+        return self.generate_messages(messages, images)
+
+    def generate_messages(self, messages: Sequence[list[dict[str, Any]]], images: Sequence[list[Any]]) -> list[Generation]:
+        """One batch from ready chat turns (``{"type": "image"}`` parts filled, in order, from that row's PIL
+        ``images``). Vision placeholder tokens are never generated (:func:`g2rpo.models.vision_token_ids`)."""
+        import torch
+
+        from g2rpo.models import vision_token_ids
+
+        if not messages:
             return []
         texts = [
-            self.processor.apply_chat_template(chat_messages(r), tokenize=False, add_generation_prompt=True)
-            for r in requests
+            self.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages
         ]
-        images = [Image.open(io.BytesIO(b)).convert("RGB") for r in requests for b in r.images]
-        inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+        flat = [image for row in images for image in row]
+        inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
         inputs = inputs.to(self.model.device)
         sampling = self.settings.temperature > 0
         kwargs: dict[str, Any] = {"max_new_tokens": self.settings.max_new_tokens, "do_sample": sampling}
@@ -96,7 +107,12 @@ class HFBackend:
             torch.manual_seed(self.settings.seed)
             kwargs.update(temperature=self.settings.temperature, top_p=self.settings.top_p)
         with torch.inference_mode():
-            output = self.model.generate(**inputs, **kwargs, pad_token_id=self.tokenizer.pad_token_id)
+            output = self.model.generate(
+                **inputs,
+                **kwargs,
+                pad_token_id=self.tokenizer.pad_token_id,
+                bad_words_ids=vision_token_ids(self.tokenizer) or None,
+            )
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
         stops = self._stop_ids()
         results = []
