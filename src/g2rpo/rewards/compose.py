@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 STRUCTURE_REWARD = 0.5
 """The structure term of a well-formed answer (recipe §4)."""
 
+REWARD_RULES: tuple[str, ...] = ("g2rpo", "reference")
+"""The two rule sets of ``score_response(..., rules=...)`` and the config key ``reward_rules``: ``g2rpo`` (our
+lenient verifiers) and ``reference`` (the authors' released reward, :mod:`g2rpo.rewards.reference`)."""
+
+
+def check_rules(rules: str) -> str:
+    """``rules`` itself if it names a rule set of :data:`REWARD_RULES`; otherwise a ``ValueError``."""
+    if rules not in REWARD_RULES:
+        raise ValueError(f"unknown reward rules {rules!r}; choose one of: {', '.join(REWARD_RULES)}")
+    return rules
+
 
 @dataclass(frozen=True)
 class RewardBreakdown:
@@ -149,6 +160,7 @@ def score_response(
     envelope: Envelope | None = None,
     strict: bool = False,
     verifier_options: Mapping[str, object] | None = None,
+    rules: str = "g2rpo",
 ) -> RewardBreakdown:
     """The reward of one response (recipe §4).
 
@@ -166,12 +178,17 @@ def score_response(
         verifier_options: keyword options of the verifier: ``choices`` (multiple choice: option texts, as a
             list in A, B, … order or a letter → text mapping); ``pred_coord``, ``gold_coord``, ``image_size``
             (spatial grounding). Not in the shared contract; optional.
+        rules: ``"g2rpo"`` (our lenient verifiers, the default) or ``"reference"`` (the authors' released
+            reward exactly; see :mod:`g2rpo.rewards.reference`).
     Returns:
         :class:`RewardBreakdown`.
     Raises:
         KeyError: unknown ``problem_type`` or ``task`` (the message lists the valid names).
-        ValueError: bad weights, bad think tag, or ``length_weight > 0`` without a length and an envelope.
+        ValueError: unknown ``rules``, bad weights, bad think tag, or ``length_weight > 0`` without a length
+            and an envelope.
     """
+    if check_rules(rules) == "reference":
+        raise NotImplementedError("reward rules 'reference' are not available yet; use rules='g2rpo'")
     check_weights(format_weight, length_weight)
     verifier = get_verifier(problem_type)
     options = dict(verifier_options or {})

@@ -25,6 +25,7 @@ ADVANTAGE_KEYS = ("problem_type", "task")
 LENGTH_SHAPING_MODES = ("off", "fixed", "auto")
 LENGTH_UNITS = ("tokens", "characters")
 ENTROPY_ESTIMATORS = ("sampled_nll", "full")
+REWARD_RULES = ("reference", "g2rpo")
 
 DEFAULT_AUTO_LENGTH_FACTORS: dict[str, list[float]] = {
     "reasoning": [0.5, 1.0, 2.0, 4.0],
@@ -64,6 +65,11 @@ class G2RPOConfig(GRPOConfig):
     # ---- rewards (recipe §4)
     think_tag: str = _opt("thinking", "Name of the reasoning tag in <tag>…</tag><answer>…</answer>.")
     format_weight: float = _opt(0.1, "w_f: weight of the format reward in overall = (1-w_f-w_l)·acc + w_f·fmt + s + w_l·len.")
+    reward_rules: str = _opt(
+        "g2rpo",
+        "Reward rule set: g2rpo (lenient option/number matching) or reference (the authors' released reward "
+        "exactly; the paper recipes use it). See docs/reward_rules.md.",
+    )
     scorer_workers: int | None = _opt(None, "Worker processes of the reward BatchScorer (None: its default).")
     scorer_timeout_s: float = _opt(5.0, "Per-response verifier time limit in seconds; a timeout scores 0.")
     # ---- length shaping (recipe §5)
@@ -141,6 +147,7 @@ class G2RPOConfig(GRPOConfig):
         one_of("length_shaping", LENGTH_SHAPING_MODES)
         one_of("length_unit", LENGTH_UNITS)
         one_of("entropy_estimator", ENTROPY_ESTIMATORS)
+        one_of("reward_rules", REWARD_RULES)
         for key in ("length_envelopes", "entropy_bands"):
             unknown = sorted(set(getattr(self, key) or {}) - set(TASK_FAMILIES))
             if unknown:
