@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from g2rpo.data.task_types import canonical_task
+from g2rpo.errors import UserError
 from g2rpo.tasks import canonical_problem_type
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Record:
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-class RecordError(ValueError):
+class RecordError(UserError, ValueError):
     """A record failed validation; ``path``, ``row`` and ``field`` say where."""
 
     def __init__(self, path: str | Path, row: str, field_name: str, message: str):

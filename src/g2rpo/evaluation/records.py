@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from g2rpo.errors import UserError
+
 __all__ = [
     "BenchmarkResult",
     "DataFormatError",
@@ -20,7 +22,7 @@ __all__ = [
 ]
 
 
-class DataFormatError(ValueError):
+class DataFormatError(UserError, ValueError):
     """A benchmark or predictions file that cannot be read; the message names the file, row and field."""
 
 

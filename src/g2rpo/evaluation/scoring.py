@@ -2,8 +2,10 @@
 
 Each scorer picks the metric, builds its gold and options from the item's columns (options for multiple
 choice, ``answer_type``/``precision`` for MathVista, the mask image for RefSpatial …) and returns an
-:class:`ItemScore`. The metric does the answer extraction (its reference protocol's mode) and the rule; the
-evaluation layer never re-implements a rule. A malformed gold is a data error naming the file, row and field.
+:class:`ItemScore`. The metric does the answer extraction (its reference protocol's mode) and the rule, once
+per item: the extracted answer recorded in ``scores.jsonl`` is the one :func:`g2rpo.metrics.compute` returned
+with the score. The evaluation layer never re-implements a rule. A malformed gold is a data error naming the
+file, row and field.
 """
 
 from __future__ import annotations
@@ -22,31 +24,36 @@ __all__ = ["SCORERS", "ItemScore", "score_item"]
 
 @dataclass(frozen=True)
 class ItemScore:
-    """A scorer's output: the metric that decided, the item score in [0, 1], and secondary values."""
+    """A scorer's output: the metric that decided, the item score in [0, 1], the extracted answer that metric
+    saw, and secondary values."""
 
     metric: str
     score: float
+    answer: str
     extras: Mapping[str, float] = field(default_factory=dict)
 
 
 Scorer = Callable[[EvalItem, str, str], ItemScore]
 
 
-def _compute(metric: str, item: EvalItem, prediction: str, gold: Any, think_tag: str, **options: Any) -> float:
+def _score(metric: str, item: EvalItem, prediction: str, gold: Any, think_tag: str, **options: Any) -> ItemScore:
+    """One :func:`g2rpo.metrics.compute` call as an :class:`ItemScore`; a gold the metric rejects is a data
+    error naming the item's file, row and ``answer`` field."""
     from g2rpo.metrics import compute
 
     try:
-        return compute(metric, prediction, gold, think_tag=think_tag, **options)
+        result = compute(metric, prediction, gold, think_tag=think_tag, **options)
     except (ValueError, TypeError) as err:
         raise DataFormatError(f"{item.where('answer')}: the gold cannot be scored by {metric!r} ({err})") from err
+    return ItemScore(metric, result.score, result.answer)
 
 
 def _choice(item: EvalItem, prediction: str, think_tag: str, metric: str = "multiple_choice") -> ItemScore:
     """Option matching; an item without options is an MMMU open question, scored as VLMEvalKit's
     ``MMMU_preproc`` does (metric ``mmmu_open``: a 2-way MCQ ``{A: gold, B: "Other Answers"}``)."""
     if item.options:
-        return ItemScore(metric, _compute(metric, item, prediction, item.answer, think_tag, choices=dict(item.options)))
-    return ItemScore("mmmu_open", _compute("mmmu_open", item, prediction, item.answer, think_tag))
+        return _score(metric, item, prediction, item.answer, think_tag, choices=dict(item.options))
+    return _score("mmmu_open", item, prediction, item.answer, think_tag)
 
 
 def choice(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
@@ -61,11 +68,11 @@ def math_or_choice(item: EvalItem, prediction: str, think_tag: str) -> ItemScore
     """MathVision: lettered options → option matching; free-form → math-verify equivalence."""
     if item.options:
         return choice(item, prediction, think_tag)
-    return ItemScore("math_equiv", _compute("math_equiv", item, prediction, item.answer, think_tag))
+    return _score("math_equiv", item, prediction, item.answer, think_tag)
 
 
 def math(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore("math_equiv", _compute("math_equiv", item, prediction, item.answer, think_tag))
+    return _score("math_equiv", item, prediction, item.answer, think_tag)
 
 
 def mathvista(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
@@ -80,21 +87,21 @@ def mathvista(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
         "precision": int(float(precision)) if precision else None,
         "choices": choices,
     }
-    return ItemScore("mathvista", _compute("mathvista", item, prediction, gold, think_tag))
+    return _score("mathvista", item, prediction, gold, think_tag)
 
 
 def relaxed(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore("relaxed_accuracy", _compute("relaxed_accuracy", item, prediction, list(item.answers), think_tag))
+    return _score("relaxed_accuracy", item, prediction, list(item.answers), think_tag)
 
 
 def anls(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore("anls", _compute("anls", item, prediction, list(item.answers), think_tag))
+    return _score("anls", item, prediction, list(item.answers), think_tag)
 
 
 def ocrbench(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
     """OCRBench: containment; the handwritten-math category compares with every space removed."""
     hme = "handwritten mathematical expression" in item.category.lower()
-    return ItemScore("ocrbench", _compute("ocrbench", item, prediction, list(item.answers), think_tag, hme=hme))
+    return _score("ocrbench", item, prediction, list(item.answers), think_tag, hme=hme)
 
 
 _CHARXIV_CATEGORIES = {"text-in-chart": 1, "text-in-general": 2, "number-in-chart": 3, "number-in-general": 4}
@@ -108,11 +115,11 @@ def charxiv(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
         inst: int | None = int(float(category))
     else:
         inst = _CHARXIV_CATEGORIES.get(category.lower().replace(" ", "-"))
-    return ItemScore("charxiv", _compute("charxiv", item, prediction, item.answer, think_tag, inst_category=inst))
+    return _score("charxiv", item, prediction, item.answer, think_tag, inst_category=inst)
 
 
 def embspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore("embspatial_mcq", _compute("embspatial_mcq", item, prediction, item.answer, think_tag))
+    return _score("embspatial_mcq", item, prediction, item.answer, think_tag)
 
 
 def refspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
@@ -123,18 +130,20 @@ def refspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
     data = decode_image(item.fields.get("mask", ""), item.where("mask"))
     with Image.open(io.BytesIO(data)) as image:
         mask = np.asarray(image)
-    return ItemScore("point_in_mask", _compute("point_in_mask", item, prediction, mask, think_tag))
+    return _score("point_in_mask", item, prediction, mask, think_tag)
 
 
 def robospatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    return ItemScore("robospatial", _compute("robospatial", item, prediction, item.answer, think_tag))
+    return _score("robospatial", item, prediction, item.answer, think_tag)
 
 
 def grounding(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
-    """RefCOCO/+/g: IoU of the strict ``{"boxes": [...]}`` answer; item score = Acc@IoU≥0.5, IoU kept."""
-    iou = _compute("iou", item, prediction, item.answer, think_tag)
-    hit = _compute("acc_iou_0.5", item, prediction, item.answer, think_tag)
-    return ItemScore("acc_iou_0.5", hit, {"iou": iou})
+    """RefCOCO/+/g: IoU of the strict ``{"boxes": [...]}`` answer, computed once; item score = Acc@IoU≥0.5
+    (the ``acc_iou_0.5`` metric's own threshold rule, :func:`g2rpo.metrics.spatial.iou_hit`), IoU kept."""
+    from g2rpo.metrics.spatial import iou_hit
+
+    overlap = _score("iou", item, prediction, item.answer, think_tag)
+    return ItemScore("acc_iou_0.5", iou_hit(overlap.score), overlap.answer, {"iou": overlap.score})
 
 
 SCORERS: dict[str, Scorer] = {
@@ -156,17 +165,14 @@ SCORERS: dict[str, Scorer] = {
 
 
 def score_item(bench: Benchmark, item: EvalItem, generation: Generation, *, think_tag: str = "thinking") -> ScoredItem:
-    """Score one generation for ``item`` with the benchmark's scorer; record the extracted answer."""
-    from g2rpo.metrics import extract_answer, get_metric
-
+    """Score one generation for ``item`` with the benchmark's scorer; record the answer the metric extracted."""
     if bench.scorer not in SCORERS:
         raise KeyError(f"unknown scorer {bench.scorer!r}; valid: {sorted(SCORERS)}")
     result = SCORERS[bench.scorer](item, generation.text, think_tag)
-    extracted = extract_answer(generation.text, get_metric(result.metric).extraction, think_tag)
     return ScoredItem(
         index=item.index,
         prediction=generation.text,
-        extracted=extracted,
+        extracted=result.answer,
         score=result.score,
         category=item.category,
         split=item.split,

@@ -156,7 +156,7 @@ def mmbench_circular_accuracy(indices: Sequence[int], scores: Sequence[float]) -
 
     Args:
         indices: the MMBench ``index`` of each scored row (rotations differ by multiples of 1e6).
-        scores: the per-row score from ``compute("mmbench_circular", …)``, same length.
+        scores: the per-row ``compute("mmbench_circular", …).score``, same length.
     """
     if len(indices) != len(scores):
         raise ValueError(f"indices ({len(indices)}) and scores ({len(scores)}) differ in length")

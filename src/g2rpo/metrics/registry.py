@@ -2,7 +2,9 @@
 
 ``compute(metric, prediction, gold, **options)`` extracts the answer from the raw response with the metric's
 default extraction mode (the one its reference protocol uses; option ``extraction`` overrides, option
-``think_tag`` sets the reasoning tag), calls the rule, and returns a finite float in the metric's range.
+``think_tag`` sets the reasoning tag), calls the rule, and returns a :class:`MetricResult`: the score (a finite
+float in the metric's range) together with the extracted answer the rule saw, so a caller that records the
+answer never extracts it a second time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from g2rpo.metrics import charxiv, choice, embspatial, mathvista, mmmu, spatial,
 from g2rpo.metrics import math as math_rules
 from g2rpo.metrics.extraction import extract_answer
 
-__all__ = ["METRICS", "Metric", "compute", "get_metric", "register"]
+__all__ = ["METRICS", "Metric", "MetricResult", "compute", "get_metric", "register"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,33 @@ class Metric:
     approximation: str | None = None
 
 
+class MetricResult(float):
+    """What :func:`compute` returns for one response: the score, a ``float`` (so ``compute(...) == 1.0`` and
+    arithmetic work as before), carrying the extracted answer the rule was applied to.
+
+    Attributes:
+        score: the item score as a plain ``float`` in ``[metric.low, metric.high]``.
+        answer: the extracted answer (the metric's extraction mode applied to the response).
+    """
+
+    __slots__ = ("answer",)
+
+    def __new__(cls, score: float, answer: str) -> MetricResult:
+        result = super().__new__(cls, score)
+        result.answer = answer
+        return result
+
+    @property
+    def score(self) -> float:
+        return float(self)
+
+    def __repr__(self) -> str:
+        return f"MetricResult(score={float(self)!r}, answer={self.answer!r})"
+
+    def __reduce__(self):
+        return (MetricResult, (float(self), self.answer))
+
+
 METRICS: dict[str, Metric] = {}
 """All metrics by name."""
 
@@ -64,7 +93,7 @@ def get_metric(name: str) -> Metric:
         raise KeyError(f"unknown metric {name!r}; valid metrics: {', '.join(sorted(METRICS))}") from None
 
 
-def compute(metric: str, prediction: str, gold: Any, **options: Any) -> float:
+def compute(metric: str, prediction: str, gold: Any, **options: Any) -> MetricResult:
     """Score one raw model response against its gold with the named metric.
 
     Args:
@@ -76,7 +105,8 @@ def compute(metric: str, prediction: str, gold: Any, **options: Any) -> float:
             ``"thinking"``), and the metric's own keyword options.
 
     Returns:
-        A finite float in ``[metric.low, metric.high]``.
+        The score (a finite float in ``[metric.low, metric.high]``; a non-finite rule value counts as
+        ``metric.low``) and the extracted answer.
 
     Raises:
         KeyError: unknown metric. TypeError / ValueError: bad options or a malformed gold (data errors);
@@ -87,9 +117,8 @@ def compute(metric: str, prediction: str, gold: Any, **options: Any) -> float:
     think_tag = options.pop("think_tag", "thinking")
     answer = extract_answer(prediction, mode, think_tag)
     value = float(spec.fn(answer, gold, **options))
-    if not math.isfinite(value):
-        return spec.low
-    return min(spec.high, max(spec.low, value))
+    score = min(spec.high, max(spec.low, value)) if math.isfinite(value) else spec.low
+    return MetricResult(score, answer)
 
 
 _VLMEVALKIT = "answer_tag_then_boxed"

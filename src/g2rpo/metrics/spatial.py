@@ -22,7 +22,7 @@ from g2rpo.metrics.points import (
     parse_points,
 )
 
-__all__ = ["IOU_THRESHOLD_EPS", "acc_iou_05", "as_mask", "iou", "point_in_mask", "robospatial"]
+__all__ = ["IOU_THRESHOLD_EPS", "acc_iou_05", "as_mask", "iou", "iou_hit", "point_in_mask", "robospatial"]
 
 IOU_THRESHOLD_EPS = 1e-9
 """Acc@IoU≥0.5 accepts ``IoU >= 0.5 − 1e-9``: exact-0.5 overlaps stay accepted after the float rounding of a
@@ -79,10 +79,18 @@ def iou(
     return box_iou(a, b)
 
 
+def iou_hit(value: float, threshold: float = 0.5) -> float:
+    """1.0 iff an IoU ``value`` counts as a hit at ``threshold`` (``>=``, see :data:`IOU_THRESHOLD_EPS`).
+
+    The one threshold rule: :func:`acc_iou_05` applies it to :func:`iou`, and the RefCOCO item scorer applies
+    it to the IoU it already computed (one parse per response)."""
+    return 1.0 if value >= threshold - IOU_THRESHOLD_EPS else 0.0
+
+
 def acc_iou_05(pred: str, gold: GoldBox, *, threshold: float = 0.5, **options: Any) -> float:
-    """Acc@IoU≥0.5 item score: 1.0 iff :func:`iou` ≥ ``threshold`` (same options; see
-    :data:`IOU_THRESHOLD_EPS`). ``threshold=0.3`` / ``0.7`` give OneThinker's R@0.3 / R@0.7."""
-    return 1.0 if iou(pred, gold, **options) >= threshold - IOU_THRESHOLD_EPS else 0.0
+    """Acc@IoU≥0.5 item score: :func:`iou_hit` of :func:`iou` (same options). ``threshold=0.3`` / ``0.7``
+    give OneThinker's R@0.3 / R@0.7."""
+    return iou_hit(iou(pred, gold, **options), threshold)
 
 
 def as_mask(gold: Any) -> np.ndarray:
