@@ -27,13 +27,14 @@ import csv
 import io
 import json
 import math
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from g2rpo.evaluation.delimited import decode_utf8, parse_delimited
 from g2rpo.evaluation.records import DataFormatError
+from g2rpo.io import write_text_atomic
 
 __all__ = [
     "TABLE_SUFFIXES",
@@ -108,28 +109,11 @@ def read_table(path: str | Path) -> Table:
 
 
 def _read_delimited(path: Path, delimiter: str) -> Table:
-    csv.field_size_limit(sys.maxsize)
-    rows: list[dict[str, str]] = []
-    numbers: list[int] = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
-        if not header:
-            raise DataFormatError(f"{path}: empty file (no header row)")
-        header = [h.strip() for h in header]
-        if header and header[0] == "":
-            header[0] = "_row"  # pandas' unnamed index column
-        for number, values in enumerate(reader, start=1):
-            if not values:
-                continue
-            if len(values) > len(header):
-                raise DataFormatError(
-                    f"{path}, row {number}: {len(values)} fields but the header has {len(header)} "
-                    f"(a tab inside an unquoted field?)"
-                )
-            rows.append({h: v for h, v in zip(header, values, strict=False)})
-            numbers.append(number)
-    return Table(str(path), tuple(header), rows, numbers)
+    """A TSV/CSV file through :func:`~g2rpo.evaluation.delimited.parse_delimited` (quotes in unquoted fields
+    are data; the row count is checked against the file's lines)."""
+    parsed = parse_delimited(decode_utf8(path.read_bytes(), path), path, delimiter)
+    rows = [dict(zip(parsed.header, values, strict=True)) for values in parsed.rows]
+    return Table(str(path), tuple(parsed.header), rows, parsed.row_numbers)
 
 
 def _read_xlsx(path: Path) -> Table:
@@ -156,7 +140,7 @@ def _read_xlsx(path: Path) -> Table:
 
 
 def _read_jsonl(path: Path) -> Table:
-    text = path.read_text(encoding="utf-8-sig")
+    text = decode_utf8(path.read_bytes(), path)
     records: list[tuple[int, Any]] = []
     if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
         try:
@@ -185,17 +169,14 @@ def _read_jsonl(path: Path) -> Table:
 
 
 def write_table(path: str | Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    """Write a TSV (VLMEvalKit's layout) atomically: temp file, then ``os.replace``."""
-    import os
-
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, delimiter="\t")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in columns])
-    os.replace(tmp, path)
+    """Write a TSV in VLMEvalKit's layout (pandas-style quoting: only fields holding a tab, a line break or a
+    quote are quoted, inner quotes doubled) with :func:`g2rpo.io.write_text_atomic`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    write_text_atomic(path, buffer.getvalue())
 
 
 def parse_list_field(value: str, *, max_chars: int = _MAX_LITERAL_CHARS) -> list[str] | None:
