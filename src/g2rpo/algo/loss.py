@@ -11,6 +11,7 @@ from typing import Literal
 import torch
 
 AGGREGATIONS = ("token-mean", "sequence-mean")
+ENTROPY_WEIGHTINGS = ("equal", "tokens")
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,28 @@ def clipped_policy_loss(
             ratio_max=torch.where(real, r, torch.full_like(r, -big)).max() if real.any() else r.new_ones(()),
         )
     return loss, stats
+
+
+def microbatch_weight(
+    weighting: Literal["equal", "tokens"],
+    n_tokens: torch.Tensor | float,
+    window_tokens: torch.Tensor | float,
+    accumulation_steps: int,
+) -> torch.Tensor | float:
+    """Weight of one micro-batch's term (e.g. the entropy band penalty) in an update of ``accumulation_steps``
+    micro-batches holding ``window_tokens`` response tokens in all (per process)::
+
+        equal   w = 1 / accumulation_steps          every micro-batch counts the same
+        tokens  w = n_tokens / window_tokens        a micro-batch counts with its share of the tokens
+
+    Both sum to 1 over a window (``tokens`` exactly when ``window_tokens`` is the sum of the ``n_tokens``), so
+    the term's scale does not depend on how the window is split. ``tokens`` is what a loss that adds the
+    penalty inside a token-mean objective does (the authors' code).
+    """
+    if weighting == "equal":
+        return 1.0 / accumulation_steps
+    if weighting == "tokens":
+        if isinstance(window_tokens, torch.Tensor):
+            return n_tokens / window_tokens.clamp_min(1.0)
+        return n_tokens / max(float(window_tokens), 1.0)
+    raise ValueError(f"unknown weighting {weighting!r}; valid: {', '.join(ENTROPY_WEIGHTINGS)}")

@@ -13,6 +13,7 @@ Defaults that differ from `GRPOConfig`'s map the recipe's update rule (§8) onto
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,10 +22,14 @@ from typing import Any
 import yaml
 from trl import GRPOConfig
 
+from g2rpo.errors import ConfigError
+from g2rpo.io import write_text_atomic
+
 ADVANTAGE_KEYS = ("problem_type", "task")
 LENGTH_SHAPING_MODES = ("off", "fixed", "auto")
 LENGTH_UNITS = ("tokens", "characters")
 ENTROPY_ESTIMATORS = ("sampled_nll", "full")
+ENTROPY_WEIGHTINGS = ("equal", "tokens")
 REWARD_RULES = ("reference", "g2rpo")
 
 DEFAULT_AUTO_LENGTH_FACTORS: dict[str, list[float]] = {
@@ -38,6 +43,37 @@ median length (see `g2rpo.train.shaping.auto_envelope`)."""
 
 def _opt(default: Any, help: str, **kwargs: Any) -> Any:
     return field(default=default, metadata={"help": help}, **kwargs)
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def check_finite(config: Any) -> None:
+    """Every number of the config (also inside lists and mappings) is finite: ``.inf`` or ``.nan`` in a YAML
+    would otherwise turn every parameter NaN and the run would still exit 0."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if _non_finite(value):
+            raise ConfigError(f"{f.name}={value!r} is not a finite number; set a finite value (see g2rpo train --help)")
+
+
+def normalise_resume(value: Any) -> str | bool | None:
+    """``resume_from_checkpoint`` as the trainer takes it: ``True`` (the newest complete checkpoint in
+    output_dir) for true/True/yes, ``None`` for false/empty, else the checkpoint path."""
+    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "1"}:
+        return True
+    if value is False or (isinstance(value, str) and value.strip().lower() in {"", "false", "no", "none", "0"}):
+        return None
+    return value
 
 
 @dataclass
@@ -108,6 +144,12 @@ class G2RPOConfig(GRPOConfig):
             "help": "Per task family [low, high] entropy band overriding g2rpo.tasks defaults ([0.2, 0.6] for all)."
         },
     )
+    entropy_weighting: str = _opt(
+        "equal",
+        "How the entropy band penalty of each micro-batch enters the update: equal (every micro-batch of an "
+        "accumulation window weighs the same) or tokens (a micro-batch weighs with its share of the window's "
+        "response tokens, as the authors' loss does).",
+    )
     # ---- dynamic filtering (recipe §7)
     dynamic_filtering: bool = _opt(True, "Drop groups whose mean accuracy is <= filter_low or >= filter_high, then refill.")
     filter_low: float = _opt(0.01, "Groups with mean accuracy <= this are dropped (all wrong).")
@@ -116,8 +158,18 @@ class G2RPOConfig(GRPOConfig):
         20, "Extra generation rounds allowed per step to refill a filtered batch; then a partial batch is used "
         "(logged as filter/partial_batch, padding rows masked out of the loss)."
     )
-    # ---- logging
+    # ---- validation during training (the eval set(s) given to the trainer)
+    eval_temperature: float | None = _opt(
+        None, "Sampling temperature of validation rollouts (None: temperature; 0: greedy decoding)."
+    )
+    eval_top_p: float | None = _opt(None, "Nucleus top_p of validation rollouts (None: top_p).")
+    # ---- logging and the output folder
     metrics_file: str = _opt("metrics.jsonl", "JSONL file in output_dir receiving every logged metrics dict.")
+    overwrite_output_dir: bool = _opt(
+        False,
+        "Start a new run in an output_dir that already holds one: delete its checkpoint-* folders and metrics "
+        "file first. Without it (and without resume_from_checkpoint) such an output_dir is refused.",
+    )
     # ---- the recipe's update rule (recipe §8) on TRL's own loss
     loss_type: str = _opt("dapo", "TRL loss type; dapo = token-mean over the accumulation window (recipe §8).")
     epsilon: float = _opt(0.2, "ε_low of the clipped surrogate (recipe §8).")
@@ -126,11 +178,13 @@ class G2RPOConfig(GRPOConfig):
     beta: float = _opt(0.0, "KL coefficient; the recipe uses none (and then no reference model is built).")
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         for name in ("advantage_kwargs", "length_envelopes", "auto_length_factors", "entropy_bands"):
             value = getattr(self, name)
             if isinstance(value, str):
                 setattr(self, name, yaml.safe_load(value))
+        check_finite(self)
+        self.resume_from_checkpoint = normalise_resume(self.resume_from_checkpoint)
+        super().__post_init__()
         self.validate()
 
     def validate(self) -> None:
@@ -140,7 +194,7 @@ class G2RPOConfig(GRPOConfig):
 
         def one_of(key: str, valid: tuple[str, ...] | list[str]) -> None:
             if getattr(self, key) not in valid:
-                raise ValueError(f"{key}={getattr(self, key)!r} is not valid; choose one of: {', '.join(valid)}")
+                raise ConfigError(f"{key}={getattr(self, key)!r} is not valid; choose one of: {', '.join(valid)}")
 
         one_of("advantage_estimator", list(ADVANTAGE_ESTIMATORS))
         one_of("advantage_key", ADVANTAGE_KEYS)
@@ -151,25 +205,52 @@ class G2RPOConfig(GRPOConfig):
         for key in ("length_envelopes", "entropy_bands"):
             unknown = sorted(set(getattr(self, key) or {}) - set(TASK_FAMILIES))
             if unknown:
-                raise ValueError(f"{key} names unknown task families {unknown}; valid: {', '.join(TASK_FAMILIES)}")
+                raise ConfigError(f"{key} names unknown task families {unknown}; valid: {', '.join(TASK_FAMILIES)}")
         for family, band in (self.entropy_bands or {}).items():
             if len(band) != 2 or not 0 <= band[0] <= band[1]:
-                raise ValueError(f"entropy_bands[{family}] must be [low, high] with 0 <= low <= high, got {band}")
+                raise ConfigError(f"entropy_bands[{family}] must be [low, high] with 0 <= low <= high, got {band}")
         for category, factors in (self.auto_length_factors or {}).items():
             if category not in DEFAULT_AUTO_LENGTH_FACTORS:
-                raise ValueError(f"auto_length_factors: unknown category {category!r}; valid: reasoning, vision, both")
+                raise ConfigError(f"auto_length_factors: unknown category {category!r}; valid: reasoning, vision, both")
             if len(factors) != 4 or not (factors[0] < factors[1] <= factors[2] < factors[3]) or factors[0] < 0:
-                raise ValueError(f"auto_length_factors[{category}] must be 4 numbers 0 <= a < b <= c < d, got {factors}")
+                raise ConfigError(f"auto_length_factors[{category}] must be 4 numbers 0 <= a < b <= c < d, got {factors}")
         if not 0.0 <= self.filter_low < self.filter_high <= 1.0:
-            raise ValueError(f"need 0 <= filter_low < filter_high <= 1, got {self.filter_low}, {self.filter_high}")
+            raise ConfigError(f"need 0 <= filter_low < filter_high <= 1, got {self.filter_low}, {self.filter_high}")
         if self.max_refill_tries < 0:
-            raise ValueError(f"max_refill_tries must be >= 0, got {self.max_refill_tries}")
+            raise ConfigError(f"max_refill_tries must be >= 0, got {self.max_refill_tries}")
         if self.format_weight < 0 or self.length_weight < 0 or self.format_weight + self.length_weight > 1:
-            raise ValueError(
+            raise ConfigError(
                 f"need format_weight, length_weight >= 0 with sum <= 1, got {self.format_weight}, {self.length_weight}"
             )
         if self.entropy_band_coef < 0:
-            raise ValueError(f"entropy_band_coef must be >= 0, got {self.entropy_band_coef}")
+            raise ConfigError(f"entropy_band_coef must be >= 0, got {self.entropy_band_coef}")
+        one_of("entropy_weighting", ENTROPY_WEIGHTINGS)
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Ranges of the numbers the recipe and TRL's sampler/optimizer read (finiteness is checked before)."""
+
+        def need(ok: bool, key: str, rule: str) -> None:
+            if not ok:
+                raise ConfigError(f"{key}={getattr(self, key)!r} is out of range; it must be {rule}")
+
+        need(self.learning_rate >= 0, "learning_rate", ">= 0")
+        need(self.weight_decay >= 0, "weight_decay", ">= 0")
+        need(self.max_grad_norm is None or self.max_grad_norm >= 0, "max_grad_norm", ">= 0 (0 disables clipping)")
+        need(self.temperature > 0, "temperature", "> 0")
+        need(0 < self.top_p <= 1, "top_p", "in (0, 1]")
+        need(self.eval_temperature is None or self.eval_temperature >= 0, "eval_temperature", ">= 0 (0: greedy)")
+        need(self.eval_top_p is None or 0 < self.eval_top_p <= 1, "eval_top_p", "in (0, 1]")
+        need(self.epsilon >= 0, "epsilon", ">= 0")
+        need(self.epsilon_high is None or self.epsilon_high >= 0, "epsilon_high", ">= 0")
+        need(self.delta is None or self.delta > 1, "delta", "> 1 (the dual clip c)")
+        need(self.beta >= 0, "beta", ">= 0")
+        need(self.scorer_timeout_s > 0, "scorer_timeout_s", "> 0 seconds")
+        for family, bounds in (self.length_envelopes or {}).items():
+            ok = (isinstance(bounds, list | tuple) and len(bounds) == 4 and 0 <= bounds[0] < bounds[1] <= bounds[2]
+                  < bounds[3])
+            if not ok:
+                raise ConfigError(f"length_envelopes[{family}]={bounds!r} must be 4 numbers 0 <= a < b <= c < d")
 
     # ---- helpers used by the trainer
     @property
@@ -196,7 +277,5 @@ class G2RPOConfig(GRPOConfig):
             if key.startswith("_") or key in {"push_to_hub_token", "hub_token", "generation_batch_size"}:
                 continue
             data[key] = value
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(yaml.safe_dump(data, sort_keys=True))
-        os.replace(tmp, path)
+        write_text_atomic(path, yaml.safe_dump(data, sort_keys=True))
         return path

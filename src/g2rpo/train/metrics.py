@@ -15,6 +15,7 @@ temperature-scaled) and ``sampled_nll`` (−log p of the sampled tokens); with l
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -22,7 +23,10 @@ from collections.abc import Sequence
 import torch
 from transformers import TrainerCallback
 
+from g2rpo.io import write_text_atomic
 from g2rpo.train.reward import COMPONENTS
+
+logger = logging.getLogger(__name__)
 
 
 def task_metrics(families: Sequence[str], components: torch.Tensor, token_lengths: torch.Tensor) -> dict[str, float]:
@@ -101,3 +105,34 @@ class JsonlMetricsCallback(TrainerCallback):
         os.makedirs(args.output_dir, exist_ok=True)
         with open(os.path.join(args.output_dir, self.filename), "a") as f:
             f.write(json.dumps(record) + "\n")
+
+
+def truncate_metrics(path: str | os.PathLike[str], step: int) -> int:
+    """Keep the rows of a metrics file up to ``step`` (the step a run resumes from); return how many were dropped.
+
+    Rows logged after the checkpoint (the run went on, then crashed or was stopped) would otherwise appear twice
+    once the resumed run logs those steps again. A row that is not JSON (a write cut off by a crash) is dropped
+    too, with a warning naming its line. The file is rewritten atomically; a missing file is left missing.
+    """
+    if not os.path.exists(path):
+        return 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    kept, torn = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            torn.append(number)
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
+            kept.append(line)
+    if torn:
+        logger.warning("%s: dropped unreadable line(s) %s (cut off by an interrupted write)", path, torn)
+    dropped = sum(1 for line in lines if line.strip()) - len(kept)
+    if dropped:
+        write_text_atomic(path, "".join(line + "\n" for line in kept))
+        logger.info("%s: dropped %d row(s) logged after step %d (resuming from that step)", path, dropped, step)
+    return dropped

@@ -6,12 +6,17 @@ Kept apart from :mod:`g2rpo.train.cli` so the command module stays import-light.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from trl import TrlParser
 
+from g2rpo.errors import ConfigError
 from g2rpo.train.config import G2RPOConfig
 
 logger = logging.getLogger(__name__)
@@ -31,6 +36,11 @@ class ScriptArguments:
     tiny_arch: str = field(default="qwen3_vl", metadata={"help": "Arch of the tiny model: qwen3_vl or qwen2_5_vl."})
     train_file: str = field(default="", metadata={"help": "Training records: JSON, JSONL or parquet in the authors' schema."})
     eval_file: str | None = field(default=None, metadata={"help": "Held-out records for eval/<task>/… metrics."})
+    eval_files: dict | str | None = field(
+        default=None,
+        metadata={"help": "Named validation files, e.g. {math: val_math.jsonl, generalVQA: val_mmmu.jsonl}; each is "
+                  "evaluated on its own and logged as eval/<name>/… (instead of eval_file). JSON on the command line."},
+    )
     data_root: str | None = field(default=None, metadata={"help": "Root that record image paths are relative to."})
     synthesize_data: bool = field(
         default=False,
@@ -47,19 +57,120 @@ class ScriptArguments:
         default="0-1000", metadata={"help": "Grounding box convention in prompts: 0-1000 (Qwen3-VL) or pixels (Qwen2.5-VL)."}
     )
     dtype: str | None = field(default=None, metadata={"help": "Model dtype (bfloat16, float32; default: checkpoint's)."})
+    threads: str = field(
+        default="auto",
+        metadata={"help": "torch CPU threads: a number, or auto (G2RPO_THREADS, else OMP_NUM_THREADS, else 1 thread "
+                  "on a machine with <= 4 cores, all physical cores otherwise)."},
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.eval_files, str):
+            self.eval_files = yaml.safe_load(self.eval_files)
+        if self.eval_files is not None:
+            if not isinstance(self.eval_files, Mapping) or not self.eval_files:
+                raise ConfigError(f"eval_files must map names to files, e.g. {{math: val.jsonl}}; got {self.eval_files!r}")
+            bad = [n for n in self.eval_files if not isinstance(n, str) or not n or "/" in n]
+            if bad:
+                raise ConfigError(f"eval_files: names {bad} are not usable in metric names (no '/', not empty)")
+            if self.eval_file:
+                raise ConfigError("set eval_file or eval_files, not both (name the single file in eval_files)")
+        resolve_threads(self.threads)
+
+
+SMALL_MACHINE_CORES = 4
+"""At or below this many usable cores the machine is taken as small and shared: one torch thread."""
+
+
+def _cores() -> tuple[int, int]:
+    """(usable logical cores, physical cores among them)."""
+    try:
+        logical = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        logical = os.cpu_count() or 1
+    try:
+        import psutil
+
+        total, physical = psutil.cpu_count() or logical, psutil.cpu_count(logical=False) or logical
+        physical = max(1, round(logical * physical / total))
+    except ImportError:
+        physical = logical
+    return logical, min(physical, logical)
+
+
+def resolve_threads(setting: str | int = "auto", environ: Mapping[str, str] | None = None,
+                    cores: tuple[int, int] | None = None) -> tuple[int, str]:
+    """The torch thread count for a run and where it came from.
+
+    ``setting`` (the ``threads`` key) wins when it is a number; ``auto`` takes ``G2RPO_THREADS``, then
+    ``OMP_NUM_THREADS``, then the machine: 1 thread with <= 4 usable cores (a small, shared machine, where a
+    second thread made steps 7–14× slower), else every physical core.
+    """
+    environ = os.environ if environ is None else environ
+
+    def number(value, source: str) -> int:
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ConfigError(f"{source}={value!r} is not valid; use auto or a whole number of threads >= 1")
+        return n
+
+    if str(setting).strip().lower() != "auto":
+        return number(setting, "threads"), "threads"
+    for name in ("G2RPO_THREADS", "OMP_NUM_THREADS"):
+        if environ.get(name, "").strip():
+            return number(environ[name], name), name
+    logical, physical = cores or _cores()
+    if logical <= SMALL_MACHINE_CORES:
+        return 1, f"auto: {logical} usable cores (small machine)"
+    return physical, f"auto: {physical} physical cores"
+
+
+def set_threads(setting: str | int = "auto") -> int:
+    """Apply :func:`resolve_threads` to torch (intra-op threads) and log the choice."""
+    import torch
+
+    n, source = resolve_threads(setting)
+    torch.set_num_threads(n)
+    logger.info("torch threads: %d (%s)", n, source)
+    return n
 
 
 def parse_config(path: str, overrides: Sequence[str] = ()) -> tuple[ScriptArguments, G2RPOConfig]:
-    """`--config path` plus `--key value` overrides → typed arguments (TRL's `TrlParser`)."""
+    """`--config path` plus `--key value` overrides → typed arguments (TRL's `TrlParser`).
+
+    A bad value raises :class:`~g2rpo.errors.ConfigError` naming the file, the key and the fix.
+    """
     if not Path(path).is_file():
-        raise FileNotFoundError(f"no config file at {path}; see recipes/tiny_cpu.yaml for an example")
+        raise ConfigError(f"no config file at {path}; see recipes/tiny_cpu.yaml for an example")
     parser = TrlParser((ScriptArguments, G2RPOConfig))
-    script_args, config = parser.parse_args_and_config(["--config", str(path), *overrides])
+    try:
+        script_args, config = parser.parse_args_and_config(["--config", str(path), *overrides])
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     if not script_args.model_name_or_path:
-        raise ValueError(f"{path}: model_name_or_path is required")
+        raise ConfigError(f"{path}: model_name_or_path is required")
     if not script_args.train_file:
-        raise ValueError(f"{path}: train_file is required")
+        raise ConfigError(f"{path}: train_file is required")
+    script_args.command = (str(path), list(overrides))
     return script_args, config
+
+
+def resume_command(script_args: ScriptArguments, flag: str = "--resume_from_checkpoint true") -> str:
+    """The `g2rpo train` command line that continues this run (the same config and overrides)."""
+    path, overrides = getattr(script_args, "command", ("CONFIG.yaml", []))
+    kept, skip = [], False
+    for item in overrides:
+        if skip:
+            skip = False
+            continue
+        key = item.split("=", 1)[0]
+        if key in ("--resume_from_checkpoint", "--overwrite_output_dir"):
+            skip = "=" not in item
+            continue
+        kept.append(item)
+    return " ".join(["g2rpo train --config", shlex.quote(path), *map(shlex.quote, kept), flag])
 
 
 def _prepare_files(script_args: ScriptArguments) -> None:
@@ -94,6 +205,7 @@ def run(script_args: ScriptArguments, config: G2RPOConfig):
     from g2rpo.models import load_model_and_processor
     from g2rpo.train.trainer import G2RPOTrainer
 
+    set_threads(script_args.threads)
     _prepare_files(script_args)
     model, processor = load_model_and_processor(
         script_args.model_name_or_path, dtype=script_args.dtype,
@@ -101,12 +213,30 @@ def run(script_args: ScriptArguments, config: G2RPOConfig):
     )
     train = load_split(script_args.train_file, script_args, config, script_args.max_train_samples)
     evals = None
-    if script_args.eval_file:
+    if script_args.eval_files:
+        evals = {name: load_split(str(path), script_args, config, script_args.max_eval_samples)
+                 for name, path in script_args.eval_files.items()}
+    elif script_args.eval_file:
         evals = load_split(script_args.eval_file, script_args, config, script_args.max_eval_samples)
     trainer = G2RPOTrainer(model, args=config, train_dataset=train, eval_dataset=evals, processing_class=processor)
     try:
         trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
         trainer.save_model(config.output_dir)
+    except KeyboardInterrupt:
+        print(interrupted_message(trainer, script_args), file=sys.stderr)
+        raise SystemExit(130) from None
     finally:
         trainer.close()
     return trainer
+
+
+def interrupted_message(trainer, script_args: ScriptArguments) -> str:
+    """One line for Ctrl-C: the step reached and the command that resumes (or restarts) the run."""
+    from g2rpo.train.trainer import latest_complete_checkpoint
+
+    step = trainer.state.global_step
+    latest = latest_complete_checkpoint(trainer.args.output_dir)
+    if latest is None:
+        return (f"interrupted at step {step}, before any checkpoint was saved; start again with: "
+                f"{resume_command(script_args, '--overwrite_output_dir true')}")
+    return f"interrupted at step {step}; resume with: {resume_command(script_args)}"

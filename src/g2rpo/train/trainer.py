@@ -21,19 +21,28 @@ Shape legend: ``W`` processes, ``L`` rows per process per round, ``G`` rollouts 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
+import math
 import os
+import re
+import shutil
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+from transformers import GenerationConfig
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_by_grid
 
 from g2rpo.algo import entropy_band_penalty, filter_groups, make_estimator
+from g2rpo.algo.loss import microbatch_weight
+from g2rpo.errors import UserError
+from g2rpo.io import write_json_atomic
 from g2rpo.rewards import BatchScorer
 from g2rpo.tasks import PROBLEM_TYPES, TASK_FAMILIES, canonical_problem_type
 from g2rpo.train.checks import check_dataset, pad_left
@@ -44,6 +53,7 @@ from g2rpo.train.metrics import (
     entropy_sums,
     filter_metrics,
     task_metrics,
+    truncate_metrics,
 )
 from g2rpo.train.refill import RefillSource, concat_batches, plan_selection, select_rows
 from g2rpo.train.reward import COMPONENTS, TaskReward, completion_text
@@ -75,11 +85,65 @@ class GatheredScores:
         return self.components[:, COMPONENTS.index("overall")]
 
 
-def _write_json_atomic(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+TRAINER_STATE = "trainer_state.json"
+_CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+LAST_FINITE_KEYS = ("loss", "grad_norm", "learning_rate", "entropy_band/penalty")
+
+
+class NonFiniteError(UserError, FloatingPointError):
+    """The loss or the gradient norm became NaN/inf: training stops before the step is saved."""
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def checkpoint_problem(folder: str) -> str | None:
+    """Why ``folder`` cannot be resumed from (``None``: it is complete).
+
+    A checkpoint is complete when its ``g2rpo_state.json`` and the Trainer's ``trainer_state.json`` are both
+    readable. ``G2RPOTrainer`` writes its state first and the Trainer writes ``trainer_state.json`` after the
+    weights, optimizer and RNG states, so a folder cut short by a crash lacks one of the two.
+    """
+    for name in (STATE_FILE, TRAINER_STATE):
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            return f"{path} is missing"
+        if _read_json(path) is None:
+            return f"{path} is not readable JSON"
+    return None
+
+
+def checkpoints(output_dir: str) -> list[tuple[int, str]]:
+    """Every ``checkpoint-N`` folder in ``output_dir`` as ``(N, path)``, lowest step first."""
+    if not os.path.isdir(output_dir):
+        return []
+    found = []
+    for name in os.listdir(output_dir):
+        match = _CHECKPOINT.match(name)
+        if match and os.path.isdir(os.path.join(output_dir, name)):
+            found.append((int(match.group(1)), os.path.join(output_dir, name)))
+    return sorted(found)
+
+
+def latest_complete_checkpoint(output_dir: str) -> str | None:
+    """The highest-numbered complete checkpoint in ``output_dir`` (incomplete ones are skipped, with a warning)."""
+    for step, folder in reversed(checkpoints(output_dir)):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return folder
+        logger.warning("skipping incomplete checkpoint-%d: %s", step, problem)
+    return None
+
+
+def checkpoint_step(folder: str) -> int:
+    state = _read_json(os.path.join(folder, TRAINER_STATE)) or {}
+    return int(state.get("global_step", 0))
 
 
 class G2RPOTrainer(GRPOTrainer):
@@ -139,6 +203,8 @@ class G2RPOTrainer(GRPOTrainer):
         self._suppress_vision_tokens()
         self._scored: GatheredScores | None = None
         self._capture: dict | None = None
+        self._eval_name: str | None = None
+        self._last_finite: tuple[int, dict] | None = None
         if self.accelerator.is_main_process:
             args.save_yaml(os.path.join(args.output_dir, CONFIG_FILE))
 
@@ -160,9 +226,147 @@ class G2RPOTrainer(GRPOTrainer):
         if self._owns_scorer:
             self.scorer.close()
 
+    # ---- the run: which checkpoint to resume, a clean output folder, the metrics file
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, ignore_keys_for_eval=None, **kwargs):
+        """``Trainer.train`` with the output folder rules of ``docs/training.md``.
+
+        ``resume_from_checkpoint=True`` resumes from the newest *complete* checkpoint in ``output_dir``; a path
+        must be a complete checkpoint. The metrics file is cut back to the resumed step. Without a resume, an
+        ``output_dir`` that holds checkpoints or a metrics file is refused unless ``overwrite_output_dir`` (then
+        those are deleted first).
+        """
+        from g2rpo.train.config import normalise_resume
+
+        resume = normalise_resume(resume_from_checkpoint)
+        output_dir = self.args.output_dir
+        if resume is True:
+            resume = latest_complete_checkpoint(output_dir)
+            if resume is None:
+                raise UserError(f"resume_from_checkpoint: true, but {output_dir} holds no complete checkpoint-* "
+                                "folder; drop resume_from_checkpoint to start a new run")
+        elif resume is not None:
+            problem = checkpoint_problem(str(resume))
+            if problem is not None:
+                latest = latest_complete_checkpoint(os.path.dirname(os.path.normpath(str(resume))) or ".")
+                hint = f"; the newest complete one is {latest}" if latest else ""
+                raise UserError(f"resume_from_checkpoint={resume}: cannot resume, {problem}{hint}")
+        if resume is None:
+            self._claim_output_dir()
+        elif self.accelerator.is_main_process:
+            truncate_metrics(os.path.join(output_dir, self.args.metrics_file), checkpoint_step(str(resume)))
+        self.accelerator.wait_for_everyone()
+        return super().train(resume_from_checkpoint=resume, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval,
+                             **kwargs)
+
+    def _claim_output_dir(self) -> None:
+        """A new run needs an output folder without another run's checkpoints and metrics."""
+        output_dir = self.args.output_dir
+        metrics = os.path.join(output_dir, self.args.metrics_file)
+        old = [path for _, path in checkpoints(output_dir)]
+        if os.path.exists(metrics) and os.path.getsize(metrics) > 0:
+            old.append(metrics)
+        if not old:
+            return
+        if not self.args.overwrite_output_dir:
+            names = ", ".join(os.path.basename(p) for p in old[:3]) + (" …" if len(old) > 3 else "")
+            raise UserError(f"output_dir {output_dir} already holds a run ({names}); resume it with "
+                            "resume_from_checkpoint: true, start over with overwrite_output_dir: true, or choose "
+                            "another output_dir")
+        if self.accelerator.is_main_process:
+            logger.warning("overwrite_output_dir: deleting %d old output(s) in %s", len(old), output_dir)
+            for path in old:
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                else:
+                    os.remove(path)
+
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
             self._signature_columns = ["prompt", "image", "images", "answer", "problem_type", "task", "options"]
+
+    # ---- validation: its own sampling settings, one metrics namespace per named eval set
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+        """``Trainer.evaluate`` with ``eval_temperature``/``eval_top_p`` sampling. A dict of eval sets (names →
+        datasets) is evaluated set by set and each logged under ``eval/<name>/…``."""
+        target = self.eval_dataset if eval_dataset is None else eval_dataset
+        if isinstance(target, dict):
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        previous = self._eval_name
+        self._eval_name = metric_key_prefix[len("eval_") :] if metric_key_prefix.startswith("eval_") else None
+        try:
+            with self._eval_sampling():
+                return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        finally:
+            self._eval_name = previous
+
+    @contextlib.contextmanager
+    def _eval_sampling(self):
+        """Generation with the validation sampling settings (log-probabilities keep the training temperature)."""
+        temperature, top_p = self.args.eval_temperature, self.args.eval_top_p
+        if temperature is None and top_p is None:
+            yield
+            return
+        greedy = temperature == 0
+        if self.use_vllm:
+            gen = self.vllm_generation
+            saved = (gen.temperature, gen.top_p)
+            gen.temperature = 0.0 if greedy else (temperature if temperature is not None else gen.temperature)
+            gen.top_p = 1.0 if greedy else (top_p if top_p is not None else gen.top_p)
+            try:
+                yield
+            finally:
+                gen.temperature, gen.top_p = saved
+            return
+        saved = (self.generation_config, self.generation_kwargs)
+        kwargs = dict(self.generation_kwargs)
+        if greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None, min_p=None)
+        else:
+            kwargs.update({k: v for k, v in (("temperature", temperature), ("top_p", top_p)) if v is not None})
+        self.generation_config = GenerationConfig(**kwargs, disable_compile=True)
+        self.generation_kwargs = kwargs
+        try:
+            yield
+        finally:
+            self.generation_config, self.generation_kwargs = saved
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        mode = "train" if self.model.training else "eval"
+        name = self._eval_name
+        if mode == "eval" and name:
+            # TRL prefixes eval metrics with "eval_"; the Trainer's own are "eval_<name>_loss", … → eval/<name>/…
+            self._metrics["eval"] = defaultdict(list, {f"{name}/{k}": v for k, v in self._metrics["eval"].items()})
+            own = f"eval_{name}_"
+            logs = {(f"eval_{name}/{k[len(own):]}" if k.startswith(own) else k): v for k, v in logs.items()}
+        if mode == "train" and "loss" in logs:
+            self._check_finite_logs(logs)
+        super().log(logs, start_time)
+
+    # ---- divergence: a NaN/inf loss or gradient norm stops the run
+    def _check_finite_logs(self, logs: dict) -> None:
+        values = {k: logs[k] for k in LAST_FINITE_KEYS if isinstance(logs.get(k), int | float)}
+        values.update({k: v[-1] for k, v in self._metrics["train"].items() if k in LAST_FINITE_KEYS and v})
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            self._diverged(f"{bad[0]} is {values[bad[0]]}")
+        self._last_finite = (self.state.global_step, values)
+
+    def _diverged(self, what: str, step: int | None = None) -> None:
+        step = self.state.global_step if step is None else step
+        if self._last_finite is None:
+            last = "no earlier step had finite metrics"
+        else:
+            done, values = self._last_finite
+            last = f"last finite metrics (step {done}): " + ", ".join(f"{k} {v:.6g}" for k, v in values.items())
+        raise NonFiniteError(f"training stopped at step {step}: {what}; {last}. Lower learning_rate or check the "
+                             "rewards, then resume from the last checkpoint (resume_from_checkpoint: true)")
+
+    def _maybe_log_save_evaluate(self, tr_loss, grad_norm, *args, **kwargs):
+        if grad_norm is not None:
+            value = grad_norm.item() if isinstance(grad_norm, torch.Tensor) else float(grad_norm)
+            if not math.isfinite(value):
+                self._diverged(f"grad_norm is {value}")
+        return super()._maybe_log_save_evaluate(tr_loss, grad_norm, *args, **kwargs)
 
     # ---- rewards: every component, gathered over ranks
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -322,8 +526,14 @@ class G2RPOTrainer(GRPOTrainer):
         token_h = -logps if self.args.entropy_estimator == "sampled_nll" else entropies
         if self.args.entropy_band_coef > 0:
             penalty = entropy_band_penalty(token_h, mask, codes, self.entropy_bands)
-            accumulation = self.current_gradient_accumulation_steps if mode == "train" else 1.0
-            loss = loss + self.args.entropy_band_coef * penalty / accumulation
+            weight = 1.0
+            if mode == "train":
+                # the token count of one accumulation window on this process, as TRL's dapo normaliser has it
+                window = (inputs["num_items_in_batch"] / self.accelerator.num_processes
+                          * self.current_gradient_accumulation_steps / self.args.steps_per_generation)
+                weight = microbatch_weight(self.args.entropy_weighting, mask.sum(), window,
+                                           self.current_gradient_accumulation_steps)
+            loss = loss + self.args.entropy_band_coef * penalty * weight
             self._metrics[mode]["entropy_band/penalty"].append(
                 self.accelerator.gather(penalty.detach().reshape(1)).mean().item())
         sums = self.accelerator.reduce(entropy_sums(entropies, -logps, mask, codes, len(FAMILIES)), "sum")
@@ -331,6 +541,8 @@ class G2RPOTrainer(GRPOTrainer):
             count = sums[code, 2]
             self._metrics[mode][f"{FAMILIES[code]}/entropy"].append((sums[code, 0] / count).item())
             self._metrics[mode][f"{FAMILIES[code]}/sampled_nll"].append((sums[code, 1] / count).item())
+        if mode == "train" and not torch.isfinite(loss.detach()).all():
+            self._diverged(f"the loss is {loss.detach().item()}", step=self.state.global_step + 1)
         return loss
 
     # ---- checkpoints: our state beside TRL's
@@ -350,11 +562,14 @@ class G2RPOTrainer(GRPOTrainer):
         self.refill_source.load_state_dict(state["refill"])
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
+        # Our state goes in first: the Trainer writes trainer_state.json last and only then deletes older
+        # checkpoints (save_total_limit), so every checkpoint that can outlive its predecessors is complete.
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            _write_json_atomic(os.path.join(folder, STATE_FILE), self.g2rpo_state_dict())
+            os.makedirs(folder, exist_ok=True)
+            write_json_atomic(os.path.join(folder, STATE_FILE), self.g2rpo_state_dict(), indent=1)
             self.args.save_yaml(os.path.join(folder, CONFIG_FILE))
+        super()._save_checkpoint(model, trial)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
@@ -362,7 +577,8 @@ class G2RPOTrainer(GRPOTrainer):
             return
         path = os.path.join(checkpoint, STATE_FILE)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"{path} is missing: this checkpoint was not written by G2RPOTrainer, so the "
-                                    "advantage-estimator state, auto envelopes and refill position cannot resume")
+            raise UserError(f"{path} is missing: this checkpoint was not written by G2RPOTrainer (or was cut short), "
+                            "so the advantage-estimator state, auto envelopes and refill position cannot resume; "
+                            "resume from a complete checkpoint")
         with open(path) as f:
             self.load_g2rpo_state_dict(json.load(f))
