@@ -18,12 +18,18 @@ __all__ = [
     "EvalItem",
     "Generation",
     "GenerationRequest",
+    "ImageError",
     "ScoredItem",
 ]
 
 
 class DataFormatError(UserError, ValueError):
     """A benchmark or predictions file that cannot be read; the message names the file, row and field."""
+
+
+class ImageError(DataFormatError):
+    """One cell's image cannot be decoded (not base64, not an image, over PIL's pixel limit): an error of
+    that item alone, which is reported and scored 0 while the other rows are scored."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class EvalItem:
     ``images`` are encoded image files (PNG/JPEG bytes) in prompt order. ``fields`` keeps every other
     column as text (``hint``, ``answer_type``, ``precision``, ``mask``, ``l2-category`` …) for the prompt
     builder and the metric. ``source``/``row`` locate the row for error messages (row 1 = first data row).
+    ``error`` is set when the row's image cannot be decoded: the item is not generated, it is scored as an
+    error item (score 0, counted) and the message is reported.
     """
 
     benchmark: str
@@ -48,6 +56,7 @@ class EvalItem:
     fields: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
     row: int = 0
+    error: str = ""
 
     @property
     def answer(self) -> str:
@@ -82,7 +91,11 @@ class ScoredItem:
     """One item after scoring: the raw prediction, the extracted answer the metric saw, and its score.
 
     ``score`` is the item score in the metric's own unit (0/1 for accuracies, [0, 1] for ANLS, IoU fraction
-    and mask fraction); ``extras`` carries secondary per-item values (``iou`` for grounding).
+    and mask fraction); ``extras`` carries secondary per-item values (``iou`` for grounding). ``error`` is
+    non-empty for an item that could not be scored (an undecodable image or mask): its score is 0 and the
+    message names the file, row and field.
+
+    ``to_dict``/``from_dict`` are the ``scores.jsonl`` line and its exact inverse.
     """
 
     index: str
@@ -95,6 +108,7 @@ class ScoredItem:
     extras: Mapping[str, float] = field(default_factory=dict)
     n_chars: int | None = None
     """Response length in characters (``None`` → ``len(prediction)``; set when the text is not kept)."""
+    error: str = ""
 
     @property
     def length(self) -> int:
@@ -102,6 +116,58 @@ class ScoredItem:
         if self.n_tokens is not None:
             return self.n_tokens
         return self.n_chars if self.n_chars is not None else len(self.prediction)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (``extras`` as an object)."""
+        return {
+            "index": self.index,
+            "score": self.score,
+            "extracted": self.extracted,
+            "prediction": self.prediction,
+            "category": self.category,
+            "split": self.split,
+            "n_tokens": self.n_tokens,
+            "n_chars": self.n_chars,
+            "extras": dict(self.extras),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoredItem:
+        """Inverse of :meth:`to_dict`; a missing or mistyped field → ``ValueError`` naming it.
+
+        A ``scores.jsonl`` written before ``to_dict`` existed (no ``prediction``, ``iou`` at top level) reads
+        too: the prediction is then empty and ``n_chars`` carries its length."""
+        extras = data.get("extras", {"iou": data["iou"]} if "iou" in data else {})
+        checks = (
+            ("index", data.get("index"), str, False),
+            ("score", data.get("score"), (int, float), False),
+            ("extracted", data.get("extracted", ""), str, False),
+            ("prediction", data.get("prediction", ""), str, False),
+            ("category", data.get("category", ""), str, False),
+            ("split", data.get("split", ""), str, False),
+            ("n_tokens", data.get("n_tokens"), int, True),
+            ("n_chars", data.get("n_chars"), int, True),
+            ("extras", extras, dict, False),
+            ("error", data.get("error", ""), str, False),
+        )
+        for name, value, kind, nullable in checks:
+            if (value is None and not nullable) or (value is not None and (isinstance(value, bool) or not isinstance(value, kind))):
+                raise ValueError(f"field {name!r}: {value!r} is not a {getattr(kind, '__name__', 'number')}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in extras.values()):
+            raise ValueError(f"field 'extras': values must be numbers, got {extras!r}")
+        return cls(
+            index=data["index"],
+            prediction=data.get("prediction", ""),
+            extracted=data.get("extracted", ""),
+            score=float(data["score"]),
+            category=data.get("category", ""),
+            split=data.get("split", ""),
+            n_tokens=data.get("n_tokens"),
+            extras={k: float(v) for k, v in extras.items()},
+            n_chars=data.get("n_chars"),
+            error=data.get("error", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -120,6 +186,8 @@ class BenchmarkResult:
     per_split: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     per_category: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    n_errors: int = 0
+    """Items that could not be scored (counted in ``n_items`` with score 0; see :attr:`ScoredItem.error`)."""
 
     @property
     def value(self) -> float:
@@ -129,7 +197,7 @@ class BenchmarkResult:
     @classmethod
     def from_dict(cls, benchmark: str, data: Mapping[str, Any]) -> BenchmarkResult:
         """Inverse of :meth:`to_dict` (values as rounded there)."""
-        reserved = {"primary", "n_items", "per_split", "per_category", "notes"}
+        reserved = {"primary", "n_items", "per_split", "per_category", "notes", "n_errors"}
         return cls(
             benchmark,
             str(data["primary"]),
@@ -138,6 +206,7 @@ class BenchmarkResult:
             per_split=data.get("per_split", {}),
             per_category=data.get("per_category", {}),
             notes=tuple(data.get("notes", ())),
+            n_errors=int(data.get("n_errors", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,6 +220,8 @@ class BenchmarkResult:
             out["per_category"] = {k: {m: _round(v) for m, v in d.items()} for k, d in self.per_category.items()}
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.n_errors:
+            out["n_errors"] = self.n_errors
         return out
 
 

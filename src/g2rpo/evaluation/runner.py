@@ -15,12 +15,21 @@ from typing import Any
 
 from g2rpo.evaluation.aggregate import aggregate
 from g2rpo.evaluation.backends.base import Backend
-from g2rpo.evaluation.cache import PredictionCache, request_key, write_json_atomic
+from g2rpo.evaluation.cache import PredictionCache, request_key
+from g2rpo.evaluation.delimited import decode_utf8
 from g2rpo.evaluation.items import OPTION_LETTERS, items_from_table
 from g2rpo.evaluation.loaders import read_table, write_table
-from g2rpo.evaluation.records import BenchmarkResult, EvalItem, Generation, GenerationRequest, ScoredItem
+from g2rpo.evaluation.records import (
+    BenchmarkResult,
+    DataFormatError,
+    EvalItem,
+    Generation,
+    GenerationRequest,
+    ScoredItem,
+)
 from g2rpo.evaluation.registry import BenchmarkRef
 from g2rpo.evaluation.scoring import score_item
+from g2rpo.io import write_json_atomic, write_text_atomic
 
 __all__ = [
     "BenchmarkRun",
@@ -67,38 +76,25 @@ def _score_all(ref: BenchmarkRef, items: Sequence[EvalItem], generations: dict[s
 
 
 def write_scores(directory: Path, run: BenchmarkRun) -> None:
-    """``<directory>/scores.jsonl``: per-item score, extracted answer, category, split and lengths (atomic)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    lines = [
-        json.dumps(
-            {
-                "index": s.index,
-                "score": s.score,
-                "extracted": s.extracted,
-                "category": s.category,
-                "split": s.split,
-                "n_tokens": s.n_tokens,
-                "n_chars": len(s.prediction),
-                **dict(s.extras),
-            },
-            ensure_ascii=False,
-        )
-        for s in run.items
-    ]
-    tmp = directory / ".scores.jsonl.tmp"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(directory / "scores.jsonl")
+    """``<directory>/scores.jsonl``: one :meth:`ScoredItem.to_dict` line per item (written atomically)."""
+    lines = [json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in run.items]
+    write_text_atomic(Path(directory) / "scores.jsonl", "".join(lines))
 
 
 def load_scores(path: str | Path) -> list[ScoredItem]:
-    """Read a ``scores.jsonl`` back (predictions are not kept there: ``n_chars`` carries their length)."""
+    """Read a ``scores.jsonl`` back (:meth:`ScoredItem.from_dict` per line); a bad line is a
+    :class:`DataFormatError` naming the file and line."""
+    path = Path(path)
     items = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            d = json.loads(line)
-            extras = {"iou": d["iou"]} if "iou" in d else {}
-            items.append(ScoredItem(str(d["index"]), "", d.get("extracted", ""), float(d["score"]), d.get("category", ""),
-                                    d.get("split", ""), d.get("n_tokens"), extras, d.get("n_chars")))
+    for number, line in enumerate(decode_utf8(path.read_bytes(), path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(ScoredItem.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, ValueError, KeyError, AttributeError) as err:
+            raise DataFormatError(
+                f"{path}, line {number}: not a scores record ({err}); score the benchmark again to rewrite it"
+            ) from None
     return items
 
 

@@ -9,11 +9,20 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from g2rpo.evaluation.records import Generation, GenerationRequest
 
-__all__ = ["BACKENDS", "Backend", "GenerationSettings", "LazyBackend", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "GenerationSettings", "LazyBackend", "make_backend", "model_identity"]
+
+
+def model_identity(model: str) -> str:
+    """The model as recorded in a run's settings: a local checkpoint path resolved to its absolute form
+    (``outputs/tiny``, ``outputs/tiny/`` and ``/abs/outputs/tiny`` are one model); a hub id, or anything that
+    is not an existing local path, unchanged."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,8 @@ class LazyBackend:
         self._backend: Backend | None = None
 
     def describe(self) -> dict[str, Any]:
-        info = {"backend": self.name, "model": self.model, **self.settings.to_dict()}
+        model = self.model if self.name == "openai" else model_identity(self.model)  # openai: the served name
+        info = {"backend": self.name, "model": model, **self.settings.to_dict()}
         if self.name == "hf" and self.options.get("max_pixels") is not None:
             info["max_pixels"] = self.options["max_pixels"]
         if self.name == "openai":

@@ -12,7 +12,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from g2rpo.evaluation.backends.base import GenerationSettings
+from g2rpo.evaluation.backends.base import GenerationSettings, model_identity
 from g2rpo.evaluation.records import Generation, GenerationRequest
 
 __all__ = ["HFBackend", "chat_messages"]
@@ -66,7 +66,7 @@ class HFBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def describe(self) -> dict[str, Any]:
-        info = {"backend": self.name, "model": self.model_path, **self.settings.to_dict()}
+        info = {"backend": self.name, "model": model_identity(self.model_path), **self.settings.to_dict()}
         return {**info, "max_pixels": self.max_pixels} if self.max_pixels is not None else info
 
     def _stop_ids(self) -> set[int]:

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from g2rpo.evaluation.backends.base import GenerationSettings
+from g2rpo.evaluation.backends.base import GenerationSettings, model_identity
 from g2rpo.evaluation.records import Generation, GenerationRequest
 
 __all__ = ["VLLMBackend", "image_data_url", "openai_messages"]
@@ -62,7 +62,7 @@ class VLLMBackend:
         )
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model_path, **self.settings.to_dict()}
+        return {"backend": self.name, "model": model_identity(self.model_path), **self.settings.to_dict()}
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         if not requests:
