@@ -31,6 +31,23 @@ def test_unknown_benchmark_lists_valid_names() -> None:
         resolve_benchmark("RefCOCOg_testA")  # RefCOCOg has val/test only
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("MMStarr", "MMStar"), ("mmstar", "MMStar"), ("MathVista_Mini", "MathVista_MINI"), ("RefCOCO_testa", "RefCOCO_testA"),
+     ("OCRBench_v2", "OCRBench"), ("ChartQA", "ChartQA_TEST")],
+)
+def test_unknown_benchmark_suggests_the_closest_name(typed: str, meant: str) -> None:
+    with pytest.raises(KeyError) as err:
+        resolve_benchmark(typed)
+    assert f"unknown benchmark {typed!r} (did you mean {meant!r}?); valid names: " in err.value.args[0]
+
+
+def test_no_suggestion_for_a_name_far_from_every_benchmark() -> None:
+    with pytest.raises(KeyError) as err:
+        resolve_benchmark("ImageNet")
+    assert "did you mean" not in err.value.args[0] and "valid names: MMMU_DEV_VAL" in err.value.args[0]
+
+
 def test_missing_column_names_file_and_column(tmp_path: Path) -> None:
     rows = [{k: v for k, v in r.items() if k != "answer"} for r in mcq4([("A", "A")])]
     path = _write(tmp_path / "MMStar.tsv", rows)

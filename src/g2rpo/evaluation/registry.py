@@ -13,6 +13,7 @@ Names are VLMEvalKit's dataset names. RefCOCO, RefCOCO+ and RefCOCOg take a spli
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -186,7 +187,7 @@ def valid_names() -> list[str]:
 
 
 def resolve_benchmark(name: str) -> BenchmarkRef:
-    """Look a name up; unknown → ``KeyError`` listing every valid name."""
+    """Look a name up; unknown → ``KeyError`` suggesting the closest valid name and listing every one."""
     name = name.strip()
     if name in BENCHMARKS:
         return BenchmarkRef(name, BENCHMARKS[name])
@@ -195,7 +196,17 @@ def resolve_benchmark(name: str) -> BenchmarkRef:
     base, _, split = name.rpartition("_")
     if base in BENCHMARKS and split in BENCHMARKS[base].splits:
         return BenchmarkRef(name, BENCHMARKS[base], split)
-    raise KeyError(f"unknown benchmark {name!r}; valid names: {', '.join(valid_names())}")
+    raise KeyError(f"unknown benchmark {name!r}{_did_you_mean(name)}; valid names: {', '.join(valid_names())}")
+
+
+def _did_you_mean(name: str) -> str:
+    """`` (did you mean 'MMStar'?)`` for the closest valid name (case ignored), or ``""`` when none is close."""
+    names = valid_names()
+    by_lower = {n.lower(): n for n in names}
+    if name.lower() in by_lower:
+        return f" (did you mean {by_lower[name.lower()]!r}?)"
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 def benchmarks_in_category(category: str) -> list[Benchmark]:
