@@ -163,6 +163,21 @@ class G2RPOConfig(GRPOConfig):
         None, "Sampling temperature of validation rollouts (None: temperature; 0: greedy decoding)."
     )
     eval_top_p: float | None = _opt(None, "Nucleus top_p of validation rollouts (None: top_p).")
+    # ---- data: prompt template and load-time limits (recipe §8; g2rpo.data, docs/data.md)
+    prompt_template: str = _opt(
+        "g2rpo",
+        "User-turn template: g2rpo (our wording, the same as the evaluation prompts), openvlthinker_v2 (the "
+        "authors' released prompt, byte for byte) or the path of a Jinja file.",
+    )
+    allow_absolute_image_paths: bool = _opt(
+        False, "Accept absolute image paths in records (default: paths are relative to the data root and stay in it)."
+    )
+    max_image_pixels_at_load: int | None = _opt(
+        89_478_485, "Largest image (width x height, read from its header) a record may reference; None: no limit."
+    )
+    max_record_chars: int | None = _opt(
+        131_072, "Largest record text (problem + options + answer, in characters) accepted at load; None: no limit."
+    )
     # ---- logging and the output folder
     metrics_file: str = _opt("metrics.jsonl", "JSONL file in output_dir receiving every logged metrics dict.")
     overwrite_output_dir: bool = _opt(
