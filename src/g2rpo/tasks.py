@@ -101,12 +101,12 @@ def canonical_problem_type(name: str) -> str:
     """The canonical problem type for ``name`` (case-insensitive, aliases accepted).
 
     ``"Multiple_Choice"`` → ``"multiple choice"``, ``"OCR"`` → ``"ocr"``, ``"grounding"`` → ``"spatial grounding"``.
-    An unknown name is an error listing the valid ones.
+    An unknown name is an error listing the seven canonical names (not every alias).
     """
     try:
         return _LOOKUP[normalise_name(str(name))]
     except KeyError:
         raise KeyError(
             f"unknown problem type {name!r}; valid problem types: {', '.join(PROBLEM_TYPES)} "
-            f"(aliases: {', '.join(sorted(PROBLEM_TYPE_ALIASES))})"
+            "(other accepted spellings: g2rpo.tasks.PROBLEM_TYPE_ALIASES)"
         ) from None

@@ -27,7 +27,7 @@ from typing import Literal
 
 from PIL import Image
 
-from g2rpo.data.prompts import build_prompt, prompt_messages
+from g2rpo.data.prompts import PromptTemplate, get_prompt_template
 from g2rpo.data.records import ImageRef, Record
 
 
@@ -58,12 +58,19 @@ def load_image(ref: ImageRef, *, min_pixels: int | None = None, max_pixels: int 
 
 
 def record_to_row(
-    record: Record, *, think_tag: str = "thinking", box_units: Literal["0-1000", "pixels"] = "0-1000"
+    record: Record,
+    *,
+    think_tag: str = "thinking",
+    box_units: Literal["0-1000", "pixels"] = "0-1000",
+    prompt_template: str | Path | PromptTemplate = "g2rpo",
 ) -> dict:
-    """One record as a TRL row, with ``images`` as encoded references (``{"path"}`` / ``{"bytes"}``)."""
-    text = build_prompt(record, think_tag=think_tag, box_units=box_units)
+    """One record as a TRL row, with ``images`` as encoded references (``{"path"}`` / ``{"bytes"}``).
+
+    ``prompt`` is :func:`g2rpo.data.prompt_text` under ``prompt_template``, split at its ``<image>`` markers.
+    """
+    template = get_prompt_template(prompt_template)
     return {
-        "prompt": prompt_messages(text, len(record.images)),
+        "prompt": template.messages(record, think_tag=think_tag, box_units=box_units),
         "images": [
             {"bytes": ref, "path": None} if isinstance(ref, bytes) else {"bytes": None, "path": str(ref)}
             for ref in record.images
@@ -103,11 +110,13 @@ def to_hf_dataset(
     min_pixels: int | None = None,
     max_pixels: int | None = None,
     box_units: Literal["0-1000", "pixels"] = "0-1000",
+    prompt_template: str | Path | PromptTemplate = "g2rpo",
 ):
     """``records`` → a ``datasets.Dataset`` in TRL's conversational VLM format (module docstring).
 
     ``min_pixels``/``max_pixels`` bound each image's area when a row is read (:func:`bound_pixels`); the
-    authors' EasyR1 runs use 512² and 2048². Rows keep the order of ``records``.
+    authors' config uses 3,136 and 1,048,576. ``prompt_template``: ``g2rpo`` (default), ``openvlthinker_v2`` or
+    a Jinja file (:mod:`g2rpo.data.prompts`). Rows keep the order of ``records``.
     """
     import datasets
 
@@ -135,6 +144,7 @@ def to_hf_dataset(
             "options": datasets.List(datasets.Value("string")),
         }
     )
-    rows = [record_to_row(r, think_tag=think_tag, box_units=box_units) for r in records]
+    template = get_prompt_template(prompt_template)
+    rows = [record_to_row(r, think_tag=think_tag, box_units=box_units, prompt_template=template) for r in records]
     dataset = datasets.Dataset.from_list(rows, features=features)
     return dataset.with_transform(partial(_bound_batch, min_pixels=min_pixels, max_pixels=max_pixels))

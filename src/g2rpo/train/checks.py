@@ -26,10 +26,12 @@ def check_dataset(dataset, name: str) -> None:
                          "(build it with g2rpo.data.to_hf_dataset)")
     if not hasattr(dataset, "__len__"):
         return  # an IterableDataset: values are checked row by row when scored
-    unknown = sorted(set(dataset["task"]) - set(TASK_FAMILIES))
+    # Read the two columns without the dataset's transform: with it, every row's images would be decoded.
+    raw = dataset.with_format(None) if hasattr(dataset, "with_format") else dataset
+    unknown = sorted(set(raw["task"]) - set(TASK_FAMILIES))
     if unknown:
         raise ValueError(f"{name}: unknown task families {unknown}; valid: {', '.join(TASK_FAMILIES)}")
-    for value in sorted(set(dataset["problem_type"])):
+    for value in sorted(set(raw["problem_type"])):
         canonical_problem_type(value)
 
 
