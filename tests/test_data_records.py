@@ -212,3 +212,117 @@ def test_unsupported_file_type(tmp_path):
         load_records(tmp_path / "d.csv")
     with pytest.raises(FileNotFoundError):
         load_records(tmp_path / "nope.jsonl")
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG with a real header (signature, IHDR) and an empty IDAT: PIL reads its size without any pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+
+
+def test_bad_images_are_caught_at_load_with_file_row_and_field(root):
+    (root / "img" / "fake.png").write_text("not an image at all\n")
+    (root / "img" / "huge.png").write_bytes(_png_header(20000, 20000))
+    cases = [
+        ("img/fake.png", "not an image PIL can read"),
+        ("../../../../etc/passwd", "points outside the data root"),
+        ("img/../../outside.png", "points outside the data root"),
+        ("img/huge.png", "too many pixels"),
+    ]
+    for ref, says in cases:
+        err = _error(root, {**_good(0), "images": [ref]})
+        assert err.field == "images[0]" and says in str(err), (ref, str(err))
+    # The root check needs no file system access: it holds with check_images off too.
+    path = _jsonl(root / "esc.jsonl", [{**_good(0), "images": ["../../../../etc/passwd"]}])
+    with pytest.raises(RecordError, match="points outside the data root"):
+        load_records(path, check_images=False)
+
+
+def test_pixel_bound_is_read_from_the_header(root):
+    (root / "img" / "big.png").write_bytes(_png_header(3000, 2000))
+    path = _jsonl(root / "big.jsonl", [{**_good(0), "images": ["img/big.png"]}])
+    (rec,) = load_records(path)  # 6,000,000 pixels: under the default bound
+    assert rec.images == (root / "img" / "big.png",)
+    with pytest.raises(RecordError, match=r"3000x2000 = 6,000,000 pixels, over max_image_pixels_at_load=5,999,999"):
+        load_records(path, max_image_pixels_at_load=5_999_999)
+    assert len(load_records(path, max_image_pixels_at_load=6_000_000)) == 1
+    with pytest.raises(ValueError, match="max_image_pixels_at_load must be a positive integer"):
+        load_records(path, max_image_pixels_at_load=0)
+
+
+def test_absolute_image_paths_only_when_allowed(root):
+    absolute = str(root / "img" / "2.png")
+    path = _jsonl(root / "abs.jsonl", [{**_good(0), "images": [absolute]}])
+    with pytest.raises(RecordError, match=r"is an absolute path.*allow_absolute_image_paths: true") as info:
+        load_records(path)
+    assert info.value.field == "images[0]"
+    (rec,) = load_records(path, allow_absolute_image_paths=True)
+    assert rec.images == (root / "img" / "2.png",)
+
+
+def test_skip_invalid_skips_and_counts_bad_images(root, caplog):
+    (root / "img" / "fake.png").write_bytes(b"\x00" * 64)
+    rows = [
+        _good(0),
+        {**_good(1), "images": ["img/fake.png"]},
+        {**_good(2), "images": ["../../../../etc/passwd"]},
+        {**_good(3), "images": ["/etc/passwd"]},
+        {**_good(1), "problem_id": "p4"},
+    ]
+    with caplog.at_level("WARNING", logger="g2rpo.data.records"):
+        recs = load_records(_jsonl(root / "imgs.jsonl", rows), skip_invalid=True)
+    assert [r.problem_id for r in recs] == ["p0", "p4"]
+    assert recs.n_skipped == 3 and recs.skipped_fields == {"images[0]": 3}
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "skipped 3 of 5 record(s) as invalid (images[0]: 3)" in warning
+
+
+def test_record_text_is_bounded(root):
+    path = _jsonl(root / "long.jsonl", [_good(0), {**_good(1), "problem": "<image>" + "x" * 131_072}])
+    with pytest.raises(RecordError, match=r"line 2: field 'problem': the record's text is 131,\d{3} characters"):
+        load_records(path)  # the default bound: 131,072 characters
+    small = _jsonl(root / "small.jsonl", [{**_good(0), "answer": "y" * 50}])
+    # problem 33 ("<image>" 7 + "What colour is the square?" 26) + options 3 + 5 ("red", "green") + answer 50 = 91
+    assert len(load_records(small, max_record_chars=91)) == 1
+    with pytest.raises(RecordError, match=r"field 'answer': the record's text is 91 characters \(answer: 50\)"):
+        load_records(small, max_record_chars=90)
+    assert len(load_records(path, max_record_chars=None)) == 2
+    assert [r.problem_id for r in load_records(path, skip_invalid=True)] == ["p0"]
+
+
+def test_invalid_utf8_names_file_and_line_and_is_skippable(root):
+    path = root / "enc.jsonl"
+    lines = [json.dumps(_good(i)).encode() for i in range(3)]
+    lines[1] = lines[1].replace(b"What colour", b"What colo\xff\xfeur")
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(RecordError) as info:
+        load_records(path)
+    assert (info.value.row, info.value.field) == ("line 2", "<utf-8>")
+    assert str(info.value).startswith(f"{path}: line 2: field '<utf-8>': not valid UTF-8")
+    recs = load_records(path, skip_invalid=True)
+    assert [r.problem_id for r in recs] == ["p0", "p2"] and recs.n_skipped == 1
+    whole = root / "enc.json"
+    whole.write_bytes(b"[\n" + lines[0] + b",\n" + lines[1] + b"\n]\n")
+    with pytest.raises(RecordError, match=r"enc\.json: line 3: field '<utf-8>': not valid UTF-8"):
+        load_records(whole)
+
+
+def test_task_type_is_read_before_task_and_nan_means_missing(root):
+    row = {**_good(0), "task_type": "chart_figure_qa", "task": "figure question answering", "options": float("nan")}
+    (rec,) = load_records(_jsonl(root / "tt.jsonl", [row]))
+    assert rec.task == "chart" and rec.extra["task"] == "figure question answering" and rec.options == ()
+    (rec,) = load_records(_jsonl(root / "t.jsonl", [{**_good(0), "task_type": float("nan")}]))
+    assert rec.task == "general_vqa" and "task_type" not in rec.extra
+
+
+def test_written_spelling_of_problem_type_and_options_is_kept(root):
+    row = {**_good(0), "problem_type": "Multiple Choice", "options": ["(A) red", "B) green"]}
+    (rec,) = load_records(_jsonl(root / "w.jsonl", [row]))
+    assert rec.problem_type == "multiple choice" and rec.problem_type_as_written == "Multiple Choice"
+    assert rec.options == ("A. red", "B. green") and rec.options_as_written == ("(A) red", "B) green")
