@@ -6,15 +6,17 @@ Expected scores are derived by hand in the comments (MMStar: exact option matchi
 from __future__ import annotations
 
 import base64
-import io
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from g2rpo.evaluation import DataFormatError, resolve_benchmark
-from g2rpo.evaluation.loaders import read_table
-from g2rpo.evaluation.runner import score_predictions
+from g2rpo.evaluation.items import load_items
+from g2rpo.evaluation.loaders import read_table, write_table
+from g2rpo.evaluation.records import Generation
+from g2rpo.evaluation.runner import load_scores, run_benchmark, score_predictions
 
 HEADER = ["index", "question", "A", "B", "C", "D", "answer", "prediction"]
 
@@ -89,7 +91,71 @@ def test_invalid_utf8_names_file_and_line(tmp_path: Path) -> None:
         read_table(jsonl)
 
 
-def _png_b64(size: tuple[int, int]) -> str:
-    buffer = io.BytesIO()
-    Image.new("L", size, 0).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+def _bomb_b64(width: int = 20000, height: int = 20000) -> str:
+    """A PNG whose header claims ``width``×``height`` pixels (PIL reads only the header to refuse it)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return base64.b64encode(png).decode("ascii")
+
+
+class _Echo:
+    """Answers every request with the option letter named after ``Q-<i>:`` in ``answers``."""
+
+    name = "echo"
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name}
+
+    def generate(self, requests):
+        out = []
+        for r in requests:
+            question = next(q for q in self.answers if f"{q}\n" in r.prompt or r.prompt.startswith(q))
+            self.asked.append(question)
+            out.append(Generation(f"<answer>{self.answers[question]}</answer>", 3))
+        return out
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (10000, 10000)])  # over 2× PIL's limit (its error) and over 1×
+def test_decompression_bomb_in_an_image_cell_is_that_row_alone(tmp_path: Path, size: tuple[int, int]) -> None:
+    from test_eval_synth import columns_of, mcq4
+
+    rows = mcq4([("A", ""), ("B", ""), ("C", "")])
+    rows[1]["image"] = _bomb_b64(*size)
+    rows = [{k: v for k, v in r.items() if k != "prediction"} for r in rows]
+    write_table(tmp_path / "MMStar.tsv", columns_of(rows), rows)
+    ref = resolve_benchmark("MMStar")
+    items = load_items(ref, tmp_path)
+    assert "row 2 (index 2), field 'image'" in items[1].error and "pixel limit" in items[1].error
+    backend = _Echo({"Q-1": "A", "Q-2": "B", "Q-3": "D"})
+    run = run_benchmark(ref, items, backend, tmp_path / "out")
+    # rows 1 and 3 are asked and scored (1 + 0); row 2 is never asked, scores 0 and is reported: 1/3
+    assert sorted(backend.asked) == ["Q-1", "Q-3"]
+    assert run.result.n_items == 3 and run.result.value == pytest.approx(100 / 3) and run.result.n_errors == 1
+    assert "1 item(s) could not be scored" in run.result.notes[-1] and "row 2 (index 2)" in run.result.notes[-1]
+    assert run.result.to_dict()["n_errors"] == 1
+    [error] = [s for s in load_scores(tmp_path / "out" / "MMStar" / "scores.jsonl") if s.error]
+    assert error.index == "2" and error.score == 0.0
+
+
+def test_undecodable_mask_in_score_is_that_row_alone(tmp_path: Path) -> None:
+    from test_eval_synth import columns_of, png_b64
+
+    mask = png_b64(10, 10, left_half=True)  # columns x < 5 inside
+    rows = [
+        dict(index="1", question="Q-1", mask=mask, category="location", prediction="<answer>[(0.2, 0.5)]</answer>"),  # inside → 1
+        dict(index="2", question="Q-2", mask=_bomb_b64(), category="location", prediction="<answer>[(0.2, 0.5)]</answer>"),
+        dict(index="3", question="Q-3", mask=mask, category="location", prediction="<answer>[(0.8, 0.5)]</answer>"),  # outside → 0
+    ]
+    path = tmp_path / "RefSpatial.tsv"
+    write_table(path, columns_of(rows), rows)
+    run = score_predictions(resolve_benchmark("RefSpatial"), path)
+    assert [s.score for s in run.items] == [1.0, 0.0, 0.0] and run.result.value == pytest.approx(100 / 3)
+    assert run.result.n_errors == 1 and "row 2 (index 2), field 'mask'" in run.items[1].error

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from statistics import fmean
 
 from g2rpo.evaluation.records import BenchmarkResult, DataFormatError, ScoredItem
@@ -164,7 +165,18 @@ AGGREGATIONS: dict[str, Aggregation] = {
 
 
 def aggregate(rule: str, benchmark: str, items: Sequence[ScoredItem], metric: str) -> BenchmarkResult:
-    """Apply the named rule; unknown name → ``KeyError`` listing the valid ones."""
+    """Apply the named rule; unknown name → ``KeyError`` listing the valid ones.
+
+    Error items (:attr:`ScoredItem.error`: an undecodable image) stay in the denominator with score 0, so the
+    headline is over the whole benchmark; the result counts them (``n_errors``) and a note names the first."""
     if rule not in AGGREGATIONS:
         raise KeyError(f"unknown aggregation {rule!r}; valid: {sorted(AGGREGATIONS)}")
-    return AGGREGATIONS[rule](benchmark, items, metric)
+    result = AGGREGATIONS[rule](benchmark, items, metric)
+    errors = [i for i in items if i.error]
+    if not errors:
+        return result
+    note = (
+        f"{len(errors)} item(s) could not be scored and count as wrong (first: {errors[0].error}); each is "
+        f"listed with its message in scores.jsonl ('error')"
+    )
+    return replace(result, n_errors=len(errors), notes=(*result.notes, note))

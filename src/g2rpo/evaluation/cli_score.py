@@ -36,6 +36,9 @@ def print_results(results: Mapping[str, BenchmarkResult]) -> None:
         others = ", ".join(f"{m} {v:.2f}" for m, v in r.metrics.items() if m != r.primary)
         table.add_row(name, r.primary, f"{r.value:.2f}", str(r.n_items), others)
     Console().print(table)
+    for name, r in results.items():
+        if r.n_errors:
+            print(f"warning: {name}: {r.notes[-1]}", file=sys.stderr)
 
 
 def main(args: argparse.Namespace) -> int:

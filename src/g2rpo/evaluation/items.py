@@ -27,7 +27,7 @@ from g2rpo.evaluation.loaders import (
     read_table,
     resolve_image_references,
 )
-from g2rpo.evaluation.records import DataFormatError, EvalItem
+from g2rpo.evaluation.records import DataFormatError, EvalItem, ImageError
 from g2rpo.evaluation.registry import BenchmarkRef
 
 __all__ = ["OPTION_LETTERS", "items_from_table", "load_items", "normalize_hf_table"]
@@ -124,13 +124,17 @@ def items_from_table(
                 raise DataFormatError(f"{where}, field 'choices': not a list literal: {row['choices'][:80]!r}")
             options = dict(zip(OPTION_LETTERS, listed, strict=False))
         images: tuple[bytes, ...] = ()
+        error = ""
         if decode_images:
             for column in _IMAGE_COLUMNS:
                 if row.get(column, "").strip():
-                    if column == "image_path":
-                        images = tuple(_read_image_paths(row[column], table.path, where))
-                    else:
-                        images = parse_image_field(row[column], f"{where}, field {column!r}")
+                    try:
+                        if column == "image_path":
+                            images = tuple(_read_image_paths(row[column], table.path, where))
+                        else:
+                            images = parse_image_field(row[column], f"{where}, field {column!r}")
+                    except ImageError as err:  # this item alone: reported and scored 0, the others go on
+                        error = str(err)
                     break
         fields = {k: v for k, v in row.items() if k not in _IMAGE_COLUMNS and k not in OPTION_LETTERS}
         items.append(
@@ -146,6 +150,7 @@ def items_from_table(
                 fields=fields,
                 source=table.path,
                 row=number,
+                error=error,
             )
         )
         if limit is not None and len(items) >= limit:

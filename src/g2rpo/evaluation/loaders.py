@@ -27,13 +27,14 @@ import csv
 import io
 import json
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from g2rpo.evaluation.delimited import decode_utf8, parse_delimited
-from g2rpo.evaluation.records import DataFormatError
+from g2rpo.evaluation.records import DataFormatError, ImageError
 from g2rpo.io import write_text_atomic
 
 __all__ = [
@@ -200,9 +201,11 @@ def parse_list_field(value: str, *, max_chars: int = _MAX_LITERAL_CHARS) -> list
 
 
 def decode_image(value: str, where: str) -> bytes:
-    """Base64 text → encoded image bytes, checked to be an image PIL can identify.
+    """Base64 text → encoded image bytes, checked to be an image PIL can identify, of at most PIL's
+    ``Image.MAX_IMAGE_PIXELS`` pixels (its decompression-bomb limit).
 
-    Raises :class:`DataFormatError` naming ``where`` (file, row, field) for invalid base64 or non-image data.
+    Raises :class:`ImageError` naming ``where`` (file, row, field) for invalid base64, non-image data or an
+    image over the pixel limit: an error of that item alone (see :attr:`EvalItem.error`).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -212,12 +215,19 @@ def decode_image(value: str, where: str) -> bytes:
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as err:
-        raise DataFormatError(f"{where}: invalid base64 image data ({err})") from err
+        raise ImageError(f"{where}: invalid base64 image data ({err})") from err
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.size  # noqa: B018 - reading the header is the check
-    except (UnidentifiedImageError, OSError) as err:
-        raise DataFormatError(f"{where}: base64 decodes to {len(data)} bytes that are not an image ({err})") from err
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below, as an error
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"{where}: image over the {limit} pixel limit, not decoded ({err})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"{where}: base64 decodes to {len(data)} bytes that are not an image ({err})") from err
+    if limit is not None and width * height > limit:
+        raise ImageError(f"{where}: image of {width}x{height} pixels is over the {limit} pixel limit, not decoded")
     return data
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,13 @@ def _chunks(items: Sequence[EvalItem], size: int) -> Iterator[Sequence[EvalItem]
 
 
 def _score_all(ref: BenchmarkRef, items: Sequence[EvalItem], generations: dict[str, Generation], think_tag: str) -> BenchmarkRun:
-    scored = [score_item(ref.benchmark, item, generations[item.index], think_tag=think_tag) for item in items]
+    scored = [
+        score_item(ref.benchmark, item, generations.get(item.index, Generation("")), think_tag=think_tag)
+        for item in items
+    ]
     result = aggregate(ref.benchmark.aggregation, ref.name, scored, ref.benchmark.metric)
     if ref.benchmark.note:
-        result = BenchmarkResult(**{**result.__dict__, "notes": (*result.notes, ref.benchmark.note)})
+        result = replace(result, notes=(ref.benchmark.note, *result.notes))  # the error count, if any, stays last
     return BenchmarkRun(result, scored)
 
 
@@ -134,11 +137,12 @@ def run_benchmark(
     """
     directory = Path(out_dir) / ref.name
     cache = PredictionCache(directory, {**backend.describe(), "benchmark": ref.name}, overwrite=overwrite)
-    requests = {item.index: make_request(ref, item, think_tag) for item in items}
+    # an item whose image cannot be decoded is not asked: it is scored as an error item (see score_item)
+    requests = {item.index: make_request(ref, item, think_tag) for item in items if not item.error}
     keys = {index: request_key(r) for index, r in requests.items()}
     # an item counts as done only if its cached line was made from this exact prompt and these images
     done = {i: c.generation for i, c in cache.load().items() if i in keys and c.key == keys[i]}
-    todo = [item for item in items if item.index not in done]
+    todo = [item for item in items if item.index in requests and item.index not in done]
     # similar lengths share a batch: less padding for batched backends (the cache makes the order irrelevant)
     todo.sort(key=lambda item: (len(requests[item.index].images), len(requests[item.index].prompt)))
     task = progress.add_task(ref.name, total=len(items), completed=len(items) - len(todo)) if progress else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from g2rpo.evaluation.loaders import decode_image, parse_list_field
-from g2rpo.evaluation.records import DataFormatError, EvalItem, Generation, ScoredItem
+from g2rpo.evaluation.records import DataFormatError, EvalItem, Generation, ImageError, ScoredItem
 from g2rpo.evaluation.registry import Benchmark
 
 __all__ = ["SCORERS", "ItemScore", "score_item"]
@@ -128,8 +128,11 @@ def refspatial(item: EvalItem, prediction: str, think_tag: str) -> ItemScore:
     from PIL import Image
 
     data = decode_image(item.fields.get("mask", ""), item.where("mask"))
-    with Image.open(io.BytesIO(data)) as image:
-        mask = np.asarray(image)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            mask = np.asarray(image)
+    except (OSError, ValueError) as err:  # a header PIL can read over pixel data it cannot (truncated file)
+        raise ImageError(f"{item.where('mask')}: the mask image cannot be decoded ({err})") from err
     return _score("point_in_mask", item, prediction, mask, think_tag)
 
 
@@ -165,10 +168,22 @@ SCORERS: dict[str, Scorer] = {
 
 
 def score_item(bench: Benchmark, item: EvalItem, generation: Generation, *, think_tag: str = "thinking") -> ScoredItem:
-    """Score one generation for ``item`` with the benchmark's scorer; record the answer the metric extracted."""
+    """Score one generation for ``item`` with the benchmark's scorer; record the answer the metric extracted.
+
+    An item whose image or mask cannot be decoded (:attr:`EvalItem.error`, or an :class:`ImageError` while
+    scoring) becomes an error item: score 0, the message in ``error``."""
     if bench.scorer not in SCORERS:
         raise KeyError(f"unknown scorer {bench.scorer!r}; valid: {sorted(SCORERS)}")
-    result = SCORERS[bench.scorer](item, generation.text, think_tag)
+    error = item.error
+    if not error:
+        try:
+            result = SCORERS[bench.scorer](item, generation.text, think_tag)
+        except ImageError as err:  # an undecodable mask: this item's error, the other items are scored
+            error = str(err)
+    if error:
+        return ScoredItem(
+            item.index, generation.text, "", 0.0, item.category, item.split, generation.n_tokens, error=error
+        )
     return ScoredItem(
         index=item.index,
         prediction=generation.text,
