@@ -92,6 +92,45 @@ def test_bound_pixels_and_load_image(records):
     assert load_image(records[1].images[0], min_pixels=400).size == (20, 20)
 
 
+def test_check_dataset_decodes_no_image(tmp_path, monkeypatch):
+    """The start-up check reads the task and problem_type columns only: no Image.open for any row."""
+    import PIL.Image
+
+    from g2rpo.train.checks import check_dataset
+
+    Image.new("RGB", (8, 8), "green").save(tmp_path / "a.png")
+    images = (tmp_path / "a.png", tmp_path / "a.png")
+    records = [Record(f"r{i}", "<image><image>Same?", "A", "multiple choice", "general_vqa", images) for i in range(64)]
+    ds = to_hf_dataset(records)
+    opened = []
+    real_open = PIL.Image.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", counting_open)
+    check_dataset(ds, "train_dataset")
+    check_dataset(ds.shuffle(seed=0).select(range(10)), "train_dataset")
+    assert opened == []
+    ds[0]  # reading a row does decode its images (datasets opens one twice): the counter sees PIL's opens
+    assert len(opened) >= 2
+    bad = to_hf_dataset([Record("x", "q", "1", "numerical", "robotics")])
+    with pytest.raises(ValueError, match=r"train_dataset: unknown task families \['robotics'\]"):
+        check_dataset(bad, "train_dataset")
+
+
+def test_rows_follow_the_prompt_template(records):
+    from g2rpo.data import prompt_text
+
+    ds = to_hf_dataset(records, prompt_template="openvlthinker_v2")
+    parts = ds[1]["prompt"][0]["content"]
+    assert [p["type"] for p in parts] == ["text", "image", "text", "image", "text"]
+    assert "".join(p["text"] if p["type"] == "text" else "<image>" for p in parts) == prompt_text(records[1])
+    assert parts[0]["text"] == "Compare " and parts[2]["text"] == " and "  # unstripped, as the authors'
+    assert to_hf_dataset(records)[1]["prompt"][0]["content"][0]["text"] == "Compare"  # g2rpo: the default
+
+
 @pytest.mark.slow
 def test_trl_fills_the_image_parts_and_the_tiny_processor_renders_them(records, tmp_path):
     """What GRPOTrainer does with a row: prepare_multimodal_messages, then the processor's chat template."""

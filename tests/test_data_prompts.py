@@ -99,3 +99,65 @@ def test_prompt_messages_interleave_images_in_place():
     assert prompt_messages("Q", 0)[0]["content"] == [{"type": "text", "text": "Q"}]
     with pytest.raises(ValueError, match="1 <image> placeholder"):
         prompt_messages("<image>Q", 2)
+
+
+def test_prompt_text_by_template_name(tmp_path):
+    from g2rpo.data import PROMPT_TEMPLATES, get_prompt_template, prompt_text, record_messages
+
+    rec = _record("<image> Colour?", "multiple choice", ["A. red", "B. green"])
+    rec = Record("p", rec.problem, "B", rec.problem_type, rec.task, images=(tmp_path / "a.png",), options=rec.options)
+    assert set(PROMPT_TEMPLATES) == {"g2rpo", "openvlthinker_v2"}
+    assert prompt_text(rec, "g2rpo") == build_prompt(rec)
+    assert prompt_text(rec, "g2rpo", think_tag="think") == build_prompt(rec, think_tag="think")
+    # g2rpo strips the text around images (as before); openvlthinker_v2 keeps it as the authors do.
+    assert record_messages(rec, "g2rpo")[0]["content"][1]["text"].startswith("Colour?\nOptions:")
+    assert record_messages(rec)[0]["content"][1]["text"].startswith(" Colour? You FIRST think")
+    with pytest.raises(ValueError, match=r"unknown prompt template 'paper'.*valid: g2rpo, openvlthinker_v2, or the"):
+        get_prompt_template("paper")
+
+
+def test_user_jinja_template_file(tmp_path):
+    from g2rpo.data import PromptTemplateError, prompt_text, record_messages, to_hf_dataset
+
+    template = tmp_path / "mine.jinja"
+    template.write_text(
+        "{{ problem | trim }}\n"
+        "{% for letter, text in choices.items() %}({{ letter }}) {{ text }}\n{% endfor -%}\n"
+        "Answer in <{{ think_tag }}>…</{{ think_tag }}><answer>…</answer>. Task: {{ task }}.\n"
+    )
+    rec = Record("p", "<image>Which? ", "B", "multiple choice", "chart", (tmp_path / "a.png",), ("A. x", "B. y"))
+    # The file's trailing newline is dropped (Jinja's default); everything else is as written.
+    assert prompt_text(rec, template) == (
+        "<image>Which?\n(A) x\n(B) y\nAnswer in <thinking>…</thinking><answer>…</answer>. Task: chart."
+    )
+    assert record_messages(rec, str(template))[0]["content"] == [
+        {"type": "image"},
+        {"type": "text", "text": "Which?\n(A) x\n(B) y\nAnswer in <thinking>…</thinking><answer>…</answer>. Task: chart."},
+    ]
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    ds = to_hf_dataset([rec], prompt_template=str(template))
+    assert ds[0]["prompt"][0]["content"][1]["text"].endswith("Task: chart.")
+
+    typo = tmp_path / "typo.jinja"
+    typo.write_text("{{ problme }}")
+    with pytest.raises(PromptTemplateError, match=r"typo\.jinja: 'problme' is undefined \(rendering record 'p'\)"):
+        prompt_text(rec, typo)
+    broken = tmp_path / "broken.jinja"
+    broken.write_text("line one\n{% if problem %}\n")
+    with pytest.raises(PromptTemplateError, match=r"broken\.jinja: line 2: .*'endif'"):
+        prompt_text(rec, broken)
+    extra = tmp_path / "extra.jinja"
+    extra.write_text("<image><image>{{ problem }}")
+    with pytest.raises(PromptTemplateError, match=r"3 <image> placeholder\(s\) for 1 image\(s\)"):
+        record_messages(rec, extra)
+
+
+def test_prompt_messages_unstripped_keeps_text_as_is():
+    assert prompt_messages("<image> a <image>\nb ", 2, strip=False)[0]["content"] == [
+        {"type": "image"},
+        {"type": "text", "text": " a "},
+        {"type": "image"},
+        {"type": "text", "text": "\nb "},
+    ]
