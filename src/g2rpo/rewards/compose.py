@@ -5,6 +5,10 @@
 ``ℓ ∈ [0, 1]`` the task family's length trapezoid (recipe §5). With the defaults ``w_f = 0.1``, ``w_ℓ = 0``
 this is the authors' ``0.9·a + 0.1·f + s`` (maximum 1.5). G2RPO uses ``overall``; dynamic filtering uses
 ``accuracy``.
+
+Two rule sets (``rules=``, config key ``reward_rules``): ``"g2rpo"`` (our lenient verifiers,
+:data:`g2rpo.rewards.registry.VERIFIERS`) and ``"reference"`` (the authors' released reward rule for rule,
+:mod:`g2rpo.rewards.reference`). Every difference is listed in ``docs/reward_rules.md``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from g2rpo.metrics.extraction import extract_answer
 from g2rpo.rewards.format import format_score, has_answer_block
+from g2rpo.rewards.reference import reference_components, reference_gold
 from g2rpo.rewards.registry import Verifier, get_verifier
 
 if TYPE_CHECKING:
@@ -61,8 +66,14 @@ def check_weights(format_weight: float, length_weight: float) -> None:
         )
 
 
-def gold_text(answer: object) -> str:
-    """The gold answer as text; a gold wrapped in ``<answer>…</answer>`` is unwrapped (as the authors do)."""
+def gold_text(answer: object, rules: str = "g2rpo") -> str:
+    """The gold answer as text; a gold wrapped in ``<answer>…</answer>`` is unwrapped (as the authors do).
+
+    ``rules="reference"``: :func:`g2rpo.rewards.reference.reference_gold` (an empty block keeps the raw gold,
+    and the gold is not stripped).
+    """
+    if check_rules(rules) == "reference":
+        return reference_gold(answer)
     return extract_answer(answer if isinstance(answer, str) else str(answer), mode="answer_tag")
 
 
@@ -74,12 +85,23 @@ def score_components(
     think_tag: str = "thinking",
     strict: bool = False,
     options: Mapping[str, object] | None = None,
+    rules: str | None = None,
 ) -> tuple[float, float, float]:
     """``(accuracy, format, structure)`` of one response; ``gold`` is already unwrapped (:func:`gold_text`).
 
     The accuracy grades the first ``<answer>`` block, or the whole response when there is none (the authors'
     behaviour); with ``strict=True`` a response without an ``<answer>`` block scores accuracy 0 instead.
+    The rule set is the verifier's own (``verifier.rules``; :func:`get_verifier` picks it); a ``rules``
+    given here must agree with it. ``"reference"`` reads the response as the authors' reward does
+    (:func:`g2rpo.rewards.reference.reference_components`).
     """
+    if rules is not None and check_rules(rules) != verifier.rules:
+        raise ValueError(
+            f"rules={rules!r} but the verifier {verifier.name!r} belongs to rules {verifier.rules!r}; "
+            f"get it with get_verifier(problem_type, rules={rules!r})"
+        )
+    if verifier.rules == "reference":
+        return reference_components(response, gold, verifier, think_tag=think_tag, strict=strict, options=options)
     opts = dict(options or {})
     fmt = format_score(response, think_tag)
     answer = extract_answer(response, mode="answer_tag", think_tag=think_tag)
@@ -179,7 +201,8 @@ def score_response(
             list in A, B, … order or a letter → text mapping); ``pred_coord``, ``gold_coord``, ``image_size``
             (spatial grounding). Not in the shared contract; optional.
         rules: ``"g2rpo"`` (our lenient verifiers, the default) or ``"reference"`` (the authors' released
-            reward exactly; see :mod:`g2rpo.rewards.reference`).
+            reward exactly; see :mod:`g2rpo.rewards.reference` and ``docs/reward_rules.md``). ``strict``
+            applies to both (under ``"reference"``: no non-empty answer block → accuracy 0).
     Returns:
         :class:`RewardBreakdown`.
     Raises:
@@ -187,14 +210,13 @@ def score_response(
         ValueError: unknown ``rules``, bad weights, bad think tag, or ``length_weight > 0`` without a length
             and an envelope.
     """
-    if check_rules(rules) == "reference":
-        raise NotImplementedError("reward rules 'reference' are not available yet; use rules='g2rpo'")
+    check_rules(rules)
     check_weights(format_weight, length_weight)
-    verifier = get_verifier(problem_type)
+    verifier = get_verifier(problem_type, rules)
     options = dict(verifier_options or {})
     verifier.check_options(options)
     (ell,) = length_components([length], [resolve_envelope(envelope, task)], length_weight)
     a, f, s = score_components(
-        response, gold_text(answer), verifier, think_tag=think_tag, strict=strict, options=options
+        response, gold_text(answer, rules), verifier, think_tag=think_tag, strict=strict, options=options
     )
     return compose(a, f, s, ell, format_weight=format_weight, length_weight=length_weight)
