@@ -366,3 +366,29 @@ def test_vllm_missing_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ImportError, match=r"pip install 'g2rpo\[vllm\]'.*--backend openai"):
         make_backend("vllm", "ckpt", GenerationSettings())
+
+
+def test_one_generation_entry_point_places_images_as_asked() -> None:
+    from g2rpo.evaluation.backends.hf import HFBackend, chat_messages
+    from g2rpo.evaluation.backends.vllm import openai_messages
+    from g2rpo.evaluation.cache import request_key
+
+    assert not hasattr(HFBackend, "generate_messages")  # the demo and the harness both call generate
+    png = bytes.fromhex("89504e470d0a1a0a")
+    default = GenerationRequest("Which is red?", (png, png))
+    assert chat_messages(default)[0]["content"] == [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Which is red?"}]
+    placed = GenerationRequest("Left <image> right <image> which?", (png, png), at_placeholders=True)
+    assert chat_messages(placed)[0]["content"] == [
+        {"type": "text", "text": "Left"}, {"type": "image"}, {"type": "text", "text": "right"}, {"type": "image"},
+        {"type": "text", "text": "which?"},
+    ]  # fmt: skip
+    kinds = [p["type"] for p in openai_messages(placed)[0]["content"]]
+    assert kinds == ["text", "image_url", "text", "image_url", "text"]
+    # the arrangement is part of what the model sees, so part of the cache key; the default key is unchanged
+    assert request_key(placed) != request_key(replace(placed, at_placeholders=False))
+    import hashlib
+
+    legacy = hashlib.sha256(b"Which is red?")
+    legacy.update(hashlib.sha256(png).digest())
+    legacy.update(hashlib.sha256(png).digest())
+    assert request_key(default) == legacy.hexdigest()[:16]

@@ -8,6 +8,7 @@ length (generated tokens, EOS excluded) are averaged per task family.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,12 +54,13 @@ def generate(
 ) -> list[tuple[str, int]]:
     """Greedy responses for `prompts` (each with its list of PIL images) → [(text, generated tokens)].
 
-    Batches through the evaluation harness's `hf` backend; each prompt's images sit at its `<image>`
-    placeholders, as in training (`g2rpo.data.prompt_messages`).
+    Generates through the evaluation harness's `hf` backend, the same `generate` call `g2rpo eval` makes; each
+    prompt's images (passed as lossless PNG) sit at its `<image>` placeholders, as in training
+    (`g2rpo.data.prompt_messages`).
     """
-    from g2rpo.data import prompt_messages
     from g2rpo.evaluation.backends.base import GenerationSettings
     from g2rpo.evaluation.backends.hf import HFBackend
+    from g2rpo.evaluation.records import GenerationRequest
 
     settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=0.0)
     backend = HFBackend("in-memory", settings, model_and_processor=(model, processor))
@@ -68,12 +70,20 @@ def generate(
         job = bar.add_task(label, total=len(prompts))
         for start in range(0, len(prompts), batch_size):
             chunk = range(start, min(start + batch_size, len(prompts)))
-            batch = backend.generate_messages(
-                [prompt_messages(prompts[i], len(images[i])) for i in chunk], [images[i] for i in chunk]
-            )
-            outputs += [(g.text, int(g.n_tokens or 0)) for g in batch]
+            requests = [
+                GenerationRequest(prompts[i], tuple(_png(image) for image in images[i]), at_placeholders=True)
+                for i in chunk
+            ]
+            outputs += [(g.text, int(g.n_tokens or 0)) for g in backend.generate(requests)]
             bar.advance(job, len(chunk))
     return outputs
+
+
+def _png(image) -> bytes:
+    """A PIL image as PNG bytes (lossless: the backend decodes the same RGB pixels)."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def evaluate_model(

@@ -38,10 +38,13 @@ __all__ = ["CachedGeneration", "PredictionCache", "request_key"]
 
 
 def request_key(request: GenerationRequest) -> str:
-    """A short hash of what the model sees: the prompt text and every image's bytes, in order."""
+    """A short hash of what the model sees: the prompt text, every image's bytes in order, and where the
+    images go."""
     digest = hashlib.sha256(request.prompt.encode("utf-8"))
     for image in request.images:
         digest.update(hashlib.sha256(image).digest())
+    if request.at_placeholders:  # the same text and images in another arrangement
+        digest.update(b"\0at_placeholders")
     return digest.hexdigest()[:16]
 
 

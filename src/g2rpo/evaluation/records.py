@@ -71,10 +71,16 @@ class EvalItem:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What a backend is asked: one user turn made of images (encoded bytes) followed by the prompt text."""
+    """What a backend is asked: one user turn made of images (encoded bytes) and the prompt text.
+
+    By default the images come first, then the text (the benchmark protocol). With ``at_placeholders`` each
+    ``<image>`` in ``prompt`` marks where the next image goes, as in training
+    (:func:`g2rpo.data.prompt_messages`, which builds the turn then).
+    """
 
     prompt: str
     images: tuple[bytes, ...] = ()
+    at_placeholders: bool = False
 
 
 @dataclass(frozen=True)

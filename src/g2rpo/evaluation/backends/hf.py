@@ -19,7 +19,12 @@ __all__ = ["HFBackend", "chat_messages"]
 
 
 def chat_messages(request: GenerationRequest) -> list[dict[str, Any]]:
-    """The single user turn: one ``{"type": "image"}`` entry per image, then the text."""
+    """The single user turn: one ``{"type": "image"}`` entry per image, then the text; with
+    ``request.at_placeholders`` the training layout (:func:`g2rpo.data.prompt_messages`)."""
+    if request.at_placeholders:
+        from g2rpo.data.prompts import prompt_messages
+
+        return prompt_messages(request.prompt, len(request.images))
     content: list[dict[str, Any]] = [{"type": "image"} for _ in request.images]
     content.append({"type": "text", "text": request.prompt})
     return [{"role": "user", "content": content}]
@@ -80,25 +85,20 @@ class HFBackend:
         return stops
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        from PIL import Image
-
-        messages = [chat_messages(r) for r in requests]
-        images = [[Image.open(io.BytesIO(b)).convert("RGB") for b in r.images] for r in requests]
-        return self.generate_messages(messages, images)
-
-    def generate_messages(self, messages: Sequence[list[dict[str, Any]]], images: Sequence[list[Any]]) -> list[Generation]:
-        """One batch from ready chat turns (``{"type": "image"}`` parts filled, in order, from that row's PIL
-        ``images``). Vision placeholder tokens are never generated (:func:`g2rpo.models.vision_token_ids`)."""
+        """One batch, left-padded. Vision placeholder tokens are never generated
+        (:func:`g2rpo.models.vision_token_ids`); a response ends at the first EOS or pad token."""
         import torch
+        from PIL import Image
 
         from g2rpo.models import vision_token_ids
 
-        if not messages:
+        if not requests:
             return []
         texts = [
-            self.processor.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages
+            self.processor.apply_chat_template(chat_messages(r), tokenize=False, add_generation_prompt=True)
+            for r in requests
         ]
-        flat = [image for row in images for image in row]
+        flat = [Image.open(io.BytesIO(b)).convert("RGB") for r in requests for b in r.images]
         inputs = self.processor(text=texts, images=flat or None, padding=True, return_tensors="pt")
         inputs = inputs.to(self.model.device)
         sampling = self.settings.temperature > 0

@@ -30,9 +30,15 @@ def image_data_url(data: bytes) -> str:
 
 
 def openai_messages(request: GenerationRequest) -> list[dict[str, Any]]:
-    """The OpenAI chat format of one request: images as data URLs, then the text; no system prompt."""
-    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image_data_url(b)}} for b in request.images]
-    content.append({"type": "text", "text": request.prompt})
+    """The OpenAI chat format of one request: the turn of :func:`~g2rpo.evaluation.backends.hf.chat_messages`
+    (images, then the text, unless ``at_placeholders``) with each image as a data URL; no system prompt."""
+    from g2rpo.evaluation.backends.hf import chat_messages
+
+    urls = iter([image_data_url(b) for b in request.images])
+    content = [
+        {"type": "image_url", "image_url": {"url": next(urls)}} if part["type"] == "image" else part
+        for part in chat_messages(request)[0]["content"]
+    ]
     return [{"role": "user", "content": content}]
 
 
