@@ -124,8 +124,7 @@ def parse_delimited(text: str, path: str | Path, delimiter: str = "\t") -> Parse
         if table is None:
             name = "tab" if delimiter == "\t" else repr(delimiter)
             raise DataFormatError(
-                f"{path}: cannot be read as a {name}-separated table: read one row per line, {line_problem}; "
-                f"read with quoted fields, {quote_problem}. Fix that row (a {name} or line break inside an "
-                f"unquoted field?) or re-export the file with quoting"
+                f"{path}, {line_problem} (a {name} or line break inside an unquoted field?; read with quoted "
+                f"fields instead: {quote_problem}); fix that row or re-export the file with quoting"
             )
     return ParsedTable(header, table.rows, table.row_numbers)
