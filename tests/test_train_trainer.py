@@ -26,7 +26,7 @@ class StubScorer:
     n_timeouts = 0
 
     def score(self, responses, answers, problem_types, *, tasks=None, lengths=None, envelopes=None,
-              think_tag="thinking", format_weight=0.1, length_weight=0.0, verifier_options=None):
+              think_tag="thinking", format_weight=0.1, length_weight=0.0, verifier_options=None, **kwargs):
         out = []
         for i, (response, answer) in enumerate(zip(responses, answers, strict=True)):
             accuracy = 1.0 if answer == "easy" else float(len(response) % 2 == 0)
@@ -35,7 +35,8 @@ class StubScorer:
                 ell = float(length_score(torch.tensor(lengths[i]), envelopes[i]))
             overall = (1 - format_weight - length_weight) * accuracy + length_weight * ell
             out.append(RewardBreakdown(accuracy=accuracy, format=0.0, structure=0.0, length=ell, overall=overall))
-        return BatchScore(breakdowns=out, timed_out=[False] * len(out))
+        flags = {name: [False] * len(out) for name in ("timed_out", "failed") if name in BatchScore.__dataclass_fields__}
+        return BatchScore(breakdowns=out, **flags)
 
     def close(self):
         pass
@@ -73,7 +74,11 @@ def make(tiny, out_dir, train_rows, eval_rows=None, **kwargs):
     settings = {"per_device_train_batch_size": 8, "num_generations": 4, "max_completion_length": 12,
                 "learning_rate": 1e-3, "logging_steps": 1, "seed": 0, "save_strategy": "no", **kwargs}
     args = G2RPOConfig(output_dir=str(out_dir), report_to="none", use_cpu=True, **settings)
-    evals = Dataset.from_list(eval_rows) if eval_rows else None
+    evals = None
+    if isinstance(eval_rows, dict):  # named eval sets
+        evals = {name: Dataset.from_list(part) for name, part in eval_rows.items()}
+    elif eval_rows:
+        evals = Dataset.from_list(eval_rows)
     return G2RPOTrainer(model, args=args, train_dataset=Dataset.from_list(train_rows), eval_dataset=evals,
                         processing_class=processor, scorer=StubScorer())
 
