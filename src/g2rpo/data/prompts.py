@@ -26,6 +26,7 @@ Text without ``<image>`` placeholders gets its images first (the authors' loader
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def format_options(options: tuple[str, ...] | list[str]) -> str:
 def build_prompt(
     record: Record, *, think_tag: str = "thinking", box_units: Literal["0-1000", "pixels"] = "0-1000"
 ) -> str:
-    """The user-turn text for ``record`` (recipe §8); ``<image>`` placeholders stay where they are.
+    """The ``g2rpo`` template: the user-turn text for ``record``; ``<image>`` placeholders stay where they are.
 
     The options block is added for multiple-choice records that carry options, unless ``problem`` already lists
     them (a line starting ``Options:``). ``box_units`` words the grounding tail. Unknown problem types cannot
@@ -203,21 +204,17 @@ class PromptTemplate:
             raise PromptTemplateError(f"prompt template {self.name}: {err} ({record.source or record.problem_id})") from None
 
 
-_COMPILED: dict[tuple[str, str], Any] = {}
-
-
+@functools.lru_cache(maxsize=32)
 def _compile(name: str, source: str):
-    key = (name, source)
-    if key not in _COMPILED:
-        import jinja2
-        from jinja2.sandbox import SandboxedEnvironment
+    """The compiled template (sandboxed; undefined variables are errors; Jinja's whitespace defaults)."""
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
-        env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-        try:
-            _COMPILED[key] = env.from_string(source)
-        except jinja2.TemplateSyntaxError as err:
-            raise PromptTemplateError(f"prompt template {name}: line {err.lineno}: {err.message}") from None
-    return _COMPILED[key]
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as err:
+        raise PromptTemplateError(f"prompt template {name}: line {err.lineno}: {err.message}") from None
 
 
 def _check_think_tag(think_tag: str) -> None:

@@ -34,6 +34,7 @@ line; other formats: 0-based index) and the field; ``skip_invalid=True`` skips i
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -128,6 +129,11 @@ class _Limits:
     allow_absolute: bool
     max_pixels: int | None
     max_chars: int | None
+
+    @functools.cached_property
+    def root_prefix(self) -> str:
+        """The root's absolute normalised path with a trailing separator (string tests: one per image)."""
+        return os.path.join(os.path.abspath(self.root), "")
 
 
 def load_records(
@@ -432,19 +438,18 @@ def _image_path(ref: str, limits: _Limits, label: str, fail) -> Path:
         raise fail(label, f"{ref!r} is a URL; download images first and give local paths")
     if "\x00" in ref:
         raise fail(label, "the path contains a NUL character")
-    path = Path(ref)
-    if path.is_absolute():
+    if os.path.isabs(ref):
         if not limits.allow_absolute:
             raise fail(
                 label,
                 f"{ref!r} is an absolute path; give paths relative to the data root ({limits.root}), or allow "
                 "absolute ones (allow_absolute_image_paths: true)",
             )
-        return Path(os.path.normpath(path))
-    resolved = Path(os.path.normpath(limits.root / path))
-    if not Path(os.path.abspath(resolved)).is_relative_to(os.path.abspath(limits.root)):
+        return Path(os.path.normpath(ref))
+    resolved = os.path.normpath(os.path.join(limits.root, ref))
+    if not os.path.join(os.path.abspath(resolved), "").startswith(limits.root_prefix):
         raise fail(label, f"{ref!r} points outside the data root {limits.root}; image paths must stay inside it")
-    return resolved
+    return Path(resolved)
 
 
 def _check_image(source: Path | bytes, what: str, max_pixels: int | None, label: str, fail) -> None:
