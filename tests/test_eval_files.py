@@ -159,3 +159,26 @@ def test_undecodable_mask_in_score_is_that_row_alone(tmp_path: Path) -> None:
     run = score_predictions(resolve_benchmark("RefSpatial"), path)
     assert [s.score for s in run.items] == [1.0, 0.0, 0.0] and run.result.value == pytest.approx(100 / 3)
     assert run.result.n_errors == 1 and "row 2 (index 2), field 'mask'" in run.items[1].error
+
+
+def test_predictions_n_tokens_must_be_a_count(tmp_path: Path) -> None:
+    rows = _six_rows()
+    header = [*HEADER, "n_tokens"]
+    lines = ["\t".join(header)] + ["\t".join([*r, n]) for r, n in zip(rows, ["12", "", "7.0", "lots", "3", "4"], strict=True)]
+    path = tmp_path / "MMStar.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"row 4 \(index 4\), field 'n_tokens': 'lots' is not a token count"):
+        score_predictions(resolve_benchmark("MMStar"), path)
+    path.write_text(path.read_text().replace("\tlots\n", "\t9\n"), encoding="utf-8")
+    run = score_predictions(resolve_benchmark("MMStar"), path)
+    assert [s.n_tokens for s in run.items] == [12, None, 7, 9, 3, 4]
+
+
+def test_unreadable_summary_names_the_file(tmp_path: Path) -> None:
+    from g2rpo.evaluation.runner import load_run_dir, update_summary
+
+    (tmp_path / "summary.json").write_bytes(b"\x00" * 64)
+    with pytest.raises(DataFormatError, match=r"summary\.json: not valid JSON .*delete it and rerun"):
+        load_run_dir(tmp_path)
+    with pytest.raises(DataFormatError, match=r"summary\.json: not valid JSON"):
+        update_summary(tmp_path / "summary.json", [])

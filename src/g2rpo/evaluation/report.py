@@ -24,6 +24,7 @@ from statistics import fmean, median
 
 from g2rpo.evaluation.records import BenchmarkResult, ScoredItem
 from g2rpo.evaluation.registry import BENCHMARKS, CATEGORY_LABELS, resolve_benchmark
+from g2rpo.io import write_bytes_atomic
 
 __all__ = ["Baseline", "Report", "build_report", "category_averages", "load_baselines", "write_report"]
 
@@ -238,8 +239,6 @@ def write_report(out_dir: str | Path, report: Report) -> list[Path]:
     for name, data in (("report.md", report.markdown.encode()), ("report.html", report.html.encode()), ("report_lengths.png", report.lengths_png)):
         if not data:
             continue
-        tmp = out / f".{name}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(out / name)
+        write_bytes_atomic(out / name, data)
         written.append(out / name)
     return written

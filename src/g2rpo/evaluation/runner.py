@@ -166,25 +166,43 @@ def score_predictions(
     table = read_table(predictions)
     items = items_from_table(table, ref, decode_images=False, extra_required=("prediction",), limit=limit)
     generations = {
-        item.index: Generation(item.fields.get("prediction", ""), _int_or_none(item.fields.get("n_tokens", "")))
-        for item in items
+        item.index: Generation(item.fields.get("prediction", ""), _n_tokens(item)) for item in items
     }
     return _score_all(ref, items, generations, think_tag)
 
 
-def _int_or_none(text: str) -> int | None:
-    try:
-        return int(float(text))
-    except ValueError:
+def _n_tokens(item: EvalItem) -> int | None:
+    """The optional ``n_tokens`` column: empty → unknown; a non-negative whole number; anything else is an
+    error naming the row (a length is never guessed)."""
+    text = item.fields.get("n_tokens", "").strip()
+    if not text:
         return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value.is_integer()):
+        raise DataFormatError(f"{item.where('n_tokens')}: {text!r} is not a token count; leave it empty or fix it")
+    return int(value)
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    """``summary.json`` as a dict ({} when absent); unreadable → :class:`DataFormatError` naming it."""
+    if not path.exists():
+        return {}
+    try:
+        summary = json.loads(decode_utf8(path.read_bytes(), path))
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"{path}: not valid JSON ({err}); delete it and rerun to rebuild it") from None
+    if not isinstance(summary, dict):
+        raise DataFormatError(f"{path}: expected a JSON object of benchmark results; delete it and rerun")
+    return summary
 
 
 def update_summary(path: str | Path, results: Sequence[BenchmarkResult]) -> dict[str, Any]:
     """Merge results into ``summary.json`` (benchmark → metric → value …), written atomically; returns it."""
     path = Path(path)
-    summary: dict[str, Any] = {}
-    if path.exists():
-        summary = json.loads(path.read_text(encoding="utf-8"))
+    summary = _read_summary(path)
     for result in results:
         summary[result.benchmark] = result.to_dict()
     write_json_atomic(path, summary)
@@ -196,9 +214,10 @@ def load_run_dir(out_dir: str | Path) -> tuple[dict[str, BenchmarkResult], dict[
     reports cover everything evaluated or scored into one directory, across invocations."""
     out = Path(out_dir)
     summary_path = out / "summary.json"
-    if not summary_path.exists():
-        return {}, {}
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    results = {name: BenchmarkResult.from_dict(name, d) for name, d in summary.items()}
+    summary = _read_summary(summary_path)
+    try:
+        results = {name: BenchmarkResult.from_dict(name, d) for name, d in summary.items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DataFormatError(f"{summary_path}: an entry is not a benchmark result ({err!r}); delete it and rerun") from None
     items = {name: load_scores(out / name / "scores.jsonl") for name in results if (out / name / "scores.jsonl").exists()}
     return results, items
