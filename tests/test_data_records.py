@@ -326,3 +326,10 @@ def test_written_spelling_of_problem_type_and_options_is_kept(root):
     (rec,) = load_records(_jsonl(root / "w.jsonl", [row]))
     assert rec.problem_type == "multiple choice" and rec.problem_type_as_written == "Multiple Choice"
     assert rec.options == ("A. red", "B. green") and rec.options_as_written == ("(A) red", "B) green")
+
+
+def test_task_error_note_only_when_both_fields_are_given(root):
+    err = _error(root, {**_good(0), "task": "poetry", "task_type": float("nan")})
+    assert err.field == "task" and "read from 'task_type'" not in str(err)
+    err = _error(root, {**_good(0), "task_type": "poetry"})
+    assert err.field == "task_type" and "read from 'task_type'; 'task' is kept as an extra field" in str(err)

@@ -319,7 +319,8 @@ def _to_record(raw: Any, path: Path, row: str, limits: _Limits) -> Record:
     try:
         task = canonical_task(_required_str(raw, task_field, fail))
     except KeyError as err:
-        note = " (the family is read from 'task_type'; 'task' is kept as an extra field)" if unread in raw else ""
+        both = task_field == "task_type" and not _missing(raw.get("task"))
+        note = " (the family is read from 'task_type'; 'task' is kept as an extra field)" if both else ""
         raise fail(task_field, err.args[0] + note) from None
 
     data_type = "image" if _missing(raw.get("data_type")) else raw.get("data_type")
