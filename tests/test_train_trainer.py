@@ -120,6 +120,19 @@ def test_advantages_and_loss_are_the_recipes(tiny, tmp_path):
     penalty_full = entropy_band_penalty(entropies, mask, batch["task_index"], bands)
     assert not torch.isclose(penalty_full, penalty)
     torch.testing.assert_close(loss_full.detach(), reference + 0.05 * penalty_full, rtol=1e-5, atol=1e-6)
+
+    # entropy_weighting, with this micro-batch as one of an update's two (the other holding as many tokens):
+    # TRL's token mean divides by the update's 2n tokens (reference / 2); the penalty weighs 1 under equal
+    # (one accumulation step) and n / 2n = 1/2 under tokens.
+    trainer.args.entropy_estimator = "sampled_nll"
+    assert trainer.args.steps_per_generation == 1
+    half = {**batch, "num_items_in_batch": 2 * mask.sum()}
+    trainer.args.entropy_weighting = "equal"
+    loss_equal = trainer._compute_loss(trainer.model, half)
+    torch.testing.assert_close(loss_equal.detach(), reference / 2 + 0.05 * penalty, rtol=1e-5, atol=1e-6)
+    trainer.args.entropy_weighting = "tokens"
+    loss_tokens = trainer._compute_loss(trainer.model, half)
+    torch.testing.assert_close(loss_tokens.detach(), reference / 2 + 0.05 * penalty / 2, rtol=1e-5, atol=1e-6)
     trainer.close()
 
 
