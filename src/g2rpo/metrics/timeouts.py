@@ -14,6 +14,11 @@ Two mechanisms, chosen per call by :func:`call_with_time_limit`:
   call's limit. If the worker cannot be started at all, such calls return the default and an error is logged
   once. A module of a sandboxed function may define ``warm_up()``; it runs before the worker is ready. Only
   functions registered in :data:`SANDBOXED` can run there, with JSON-encodable arguments.
+
+A caller that must know whether a limit fired (the batch reward scorer flags such items instead of counting
+their 0 as a grade) wraps the work in :func:`watch_time_limits`: every limit that expires inside it, in this
+thread or in the worker process on its behalf, and every refusal of work that would overrun a limit
+(:func:`note_expiry`, e.g. math's guard on power towers), is counted in the yielded :class:`TimeLimitLog`.
 """
 
 from __future__ import annotations
@@ -32,7 +37,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["SANDBOXED", "ScoringTimeout", "call_with_time_limit", "signals_available", "time_limit"]
+__all__ = [
+    "SANDBOXED",
+    "ScoringTimeout",
+    "TimeLimitLog",
+    "call_with_time_limit",
+    "note_expiry",
+    "signals_available",
+    "time_limit",
+    "watch_time_limits",
+]
 
 SANDBOXED: dict[str, str] = {"math_equiv": "g2rpo.metrics.math:math_equiv_unlimited"}
 """Functions the worker process may run: name → ``module:function``."""
@@ -45,6 +59,41 @@ _GRACE_S = 1.0
 
 class ScoringTimeout(BaseException):
     """Raised inside a time-limited call when its limit expires."""
+
+
+class TimeLimitLog:
+    """What :func:`watch_time_limits` saw: ``expired`` counts limits that fired and work refused as too costly."""
+
+    def __init__(self) -> None:
+        self.expired = 0
+
+
+_WATCHERS = threading.local()
+
+
+def _watchers() -> list[TimeLimitLog]:
+    if not hasattr(_WATCHERS, "stack"):
+        _WATCHERS.stack = []
+    return _WATCHERS.stack
+
+
+@contextlib.contextmanager
+def watch_time_limits() -> Iterator[TimeLimitLog]:
+    """Count the time limits that expire in the body (this thread; nested watchers all see them)."""
+    log = TimeLimitLog()
+    stack = _watchers()
+    stack.append(log)
+    try:
+        yield log
+    finally:
+        stack.remove(log)
+
+
+def note_expiry() -> None:
+    """Record, for every active :func:`watch_time_limits`, that a limit expired or work was refused as one
+    that would overrun it (the result is then the caller's default, not a grade)."""
+    for log in _watchers():
+        log.expired += 1
 
 
 def signals_available() -> bool:
@@ -74,8 +123,12 @@ def time_limit(seconds: float) -> Iterator[None]:
     if not signals_available():
         raise RuntimeError("time_limit needs the main thread on a Unix system; use call_with_time_limit")
     start = time.monotonic()
+    old_delay, old_interval = signal.getitimer(signal.ITIMER_REAL)
+    # An enclosing limit that ends first fires first: this body ends then and the enclosing timer, restored
+    # with ~0 s left, fires right after, so an inner limit never stretches an outer one.
+    delay = min(seconds, old_delay) if old_delay > 0 else seconds
     old_handler = signal.signal(signal.SIGALRM, _on_alarm)
-    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), _REFIRE_S)
+    signal.setitimer(signal.ITIMER_REAL, max(delay, 1e-3), _REFIRE_S)
     try:
         yield
     finally:
@@ -163,7 +216,10 @@ class _Worker:
             if not isinstance(reply, dict) or "result" not in reply:
                 self._kill(proc)
                 self.proc = None
+                note_expiry()
                 return default
+            if reply.get("expired"):
+                note_expiry()
             result = reply["result"]
             return default if result is None else float(result)
 
@@ -182,8 +238,9 @@ def _resolve(name: str) -> Callable[..., float]:
 def call_with_time_limit(name: str, args: list[Any], timeout_s: float, default: float = 0.0) -> float:
     """Run the registered function ``name(*args)`` under a hard limit of ``timeout_s`` seconds.
 
-    Returns ``default`` when the limit expires (or the worker dies). Exceptions other than the timeout
-    propagate in the main thread; in the worker they are reported as ``default``.
+    Returns ``default`` when the limit expires (or the worker dies), and records it for
+    :func:`watch_time_limits`. Exceptions other than the timeout propagate in the main thread; in the worker
+    they are reported as ``default``.
     """
     fn = _resolve(name)
     if signals_available():
@@ -191,6 +248,7 @@ def call_with_time_limit(name: str, args: list[Any], timeout_s: float, default: 
             with time_limit(timeout_s):
                 return fn(*args)
         except ScoringTimeout:
+            note_expiry()
             return default
     return _WORKER.call(name, args, timeout_s, default)
 
@@ -204,12 +262,13 @@ def _serve() -> None:
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
-        try:
-            request = json.loads(line)
-            result: float | None = call_with_time_limit(request["fn"], request["args"], request["timeout"])
-        except Exception:
-            result = None
-        sys.stdout.write(json.dumps({"result": result}) + "\n")
+        with watch_time_limits() as log:
+            try:
+                request = json.loads(line)
+                result: float | None = call_with_time_limit(request["fn"], request["args"], request["timeout"])
+            except Exception:
+                result = None
+        sys.stdout.write(json.dumps({"result": result, "expired": log.expired > 0}) + "\n")
         sys.stdout.flush()
 
 

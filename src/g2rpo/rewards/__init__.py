@@ -7,17 +7,26 @@ where the rule is shared with a benchmark metric, so reward and evaluation canno
 
 from g2rpo.metrics.extraction import extract_answer
 from g2rpo.rewards.batch import BatchScore, BatchScorer
-from g2rpo.rewards.compose import STRUCTURE_REWARD, RewardBreakdown, score_components, score_response
-from g2rpo.rewards.errors import VerifierConfigError
+from g2rpo.rewards.compose import (
+    REWARD_RULES,
+    STRUCTURE_REWARD,
+    RewardBreakdown,
+    score_components,
+    score_response,
+)
+from g2rpo.rewards.errors import RewardInfrastructureError, VerifierConfigError
 from g2rpo.rewards.format import format_score, has_answer_block
-from g2rpo.rewards.registry import VERIFIERS, Verifier, get_verifier, register_verifier
+from g2rpo.rewards.registry import REFERENCE_VERIFIERS, VERIFIERS, Verifier, get_verifier, register_verifier
 
 __all__ = [
+    "REFERENCE_VERIFIERS",
+    "REWARD_RULES",
     "STRUCTURE_REWARD",
     "VERIFIERS",
     "BatchScore",
     "BatchScorer",
     "RewardBreakdown",
+    "RewardInfrastructureError",
     "Verifier",
     "VerifierConfigError",
     "extract_answer",

@@ -1,11 +1,23 @@
-"""Scoring many responses at once: a warm process pool with a hard per-item time limit.
+"""Scoring many responses at once: a warm process pool, a hard per-item time limit, a batch budget, and pool
+faults that are re-run, never scored.
 
 Training scores ``N = B·G`` responses every step. :class:`BatchScorer` sends them in chunks to a pool of
-worker processes (pebble's ``ProcessPool``); a chunk that runs past ``timeout_s`` has its worker killed and
-replaced, and its items are re-run one per task, each under ``timeout_s``. An item that runs past the limit on
-its own scores accuracy 0, is counted in ``n_timeouts`` and logged, and never stalls the rest of the batch.
-Workers are started once, warmed (every built-in verifier runs once in each, so imports and math-verify's
-grammar are loaded before any item's clock starts) and kept across calls.
+worker processes (pebble's ``ProcessPool``). Inside a worker each item runs under its own ``timeout_s``
+(a ``SIGALRM`` timer in the worker's main thread); an item cut there, or whose math verifier hit its own limit
+or refused a power tower (:func:`g2rpo.metrics.timeouts.watch_time_limits` sees both), scores accuracy 0, is
+flagged in :attr:`BatchScore.timed_out` and is never re-run. A chunk that outlives the sum of its items'
+limits (a hang inside C code, which no signal interrupts) has its worker killed and its items re-run one by
+one. With ``batch_budget_s`` the whole batch has a wall-clock budget: items not finished by then are flagged
+and score 0, the rest keep their scores.
+
+Infrastructure faults are not scores. A worker that dies mid-chunk (OOM killer, ``SIGKILL``, a segfault) costs
+a re-run of its items, one by one, each at most :data:`MAX_ATTEMPTS` times; an item whose worker dies on every
+attempt is flagged in :attr:`BatchScore.failed` (counted in ``n_failures``, apart from timeouts). A pool that
+breaks as a whole (pebble's ``BrokenProcessPool``, e.g. when every worker dies while importing a script that
+has no ``if __name__ == "__main__":`` guard) is restarted once per batch; if it breaks again the scorer
+scores in this process from then on, with one warning (``pool_fallback=True``, the default), or raises
+:class:`~g2rpo.rewards.errors.RewardInfrastructureError`. With ``max_workers <= 1`` there is no pool at all:
+a one-worker pool costs its start-up and gains nothing.
 
 Fork safety: the trainer's process has torch (OpenMP/CUDA threads) loaded, and forking such a process can
 deadlock the child; workers are therefore started with ``forkserver`` (default on Linux) or ``spawn``, and
@@ -18,26 +30,34 @@ running yet.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
+import time
 import weakref
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pebble import ProcessPool
+from pebble import ProcessExpired, ProcessPool
 
+from g2rpo.metrics.timeouts import ScoringTimeout, signals_available, time_limit, watch_time_limits
 from g2rpo.rewards.compose import (
     RewardBreakdown,
+    check_rules,
     check_weights,
     compose,
     gold_text,
     length_components,
     resolve_envelope,
     score_components,
+    score_response,
 )
-from g2rpo.rewards.errors import VerifierConfigError
+from g2rpo.rewards.errors import RewardInfrastructureError, VerifierConfigError
 from g2rpo.rewards.format import check_think_tag, format_score
 from g2rpo.rewards.registry import VERIFIERS, Verifier, get_verifier
 
@@ -53,25 +73,90 @@ CHUNKS_PER_WORKER = 8
 START_METHODS: tuple[str, ...] = ("forkserver", "spawn")
 """Accepted worker start methods; the first available one is the default (``fork`` is unsafe, see above)."""
 
+MAX_ATTEMPTS = 3
+"""Runs of one item whose worker dies before the item is flagged as failed."""
+
+MAX_POOL_RESTARTS = 1
+"""Restarts of a broken pool within one batch before the scorer gives the pool up."""
+
+GRACE_S = 1.0
+"""Slack on a chunk's backstop (the sum of its items' limits) and on the batch budget, for the round trip."""
+
+MAX_LOGGED_ITEMS = 5
+"""Per batch, at most this many timed-out or failed items are logged one by one; a summary line counts all."""
+
+_OK, _TIMED_OUT, _OVER_BUDGET, _FAILED = range(4)
+
 
 @dataclass(frozen=True)
 class BatchScore:
-    """The rewards of one batch, in input order; ``timed_out[i]`` marks items cut at the time limit."""
+    """The rewards of one batch, in input order.
+
+    ``timed_out[i]``: item ``i`` hit a time limit (its own, the math verifier's, a refusal of a power tower,
+    or the batch budget) and scores accuracy 0 and structure 0 (its format is still checked).
+    ``failed[i]``: item ``i`` could not be scored at all (its worker died on every attempt); same reward
+    parts, counted apart: an infrastructure fault, not a property of the response.
+    """
 
     breakdowns: list[RewardBreakdown]
     timed_out: list[bool]
+    failed: list[bool]
+
+    @property
+    def n_timeouts(self) -> int:
+        return sum(self.timed_out)
+
+    @property
+    def n_failures(self) -> int:
+        return sum(self.failed)
 
 
-_Item = tuple[str, str, Verifier, str, bool, Mapping[str, object]]
+_Item = tuple[str, object, Verifier, str, bool, Mapping[str, object], str]
+"""``(response, gold, verifier, think_tag, strict, options, rules)``; ``gold`` is unwrapped for ``g2rpo``."""
+
+_Outcome = tuple[int, tuple[float, float, float] | None]
 
 
-def _score_chunk(items: list[_Item]) -> list[tuple[float, float, float]]:
-    """Worker task: ``(accuracy, format, structure)`` of each ``(response, gold, verifier, think_tag, strict,
-    options)``."""
-    return [
-        score_components(response, gold, verifier, think_tag=think_tag, strict=strict, options=options)
-        for response, gold, verifier, think_tag, strict, options in items
-    ]
+def _components(item: _Item) -> tuple[float, float, float]:
+    response, gold, verifier, think_tag, strict, options, rules = item
+    if rules == "g2rpo":
+        return score_components(response, gold, verifier, think_tag=think_tag, strict=strict, options=options)
+    breakdown = score_response(
+        response,
+        gold,
+        problem_type=verifier.name,
+        think_tag=think_tag,
+        strict=strict,
+        verifier_options=options,
+        rules=rules,
+    )
+    return breakdown.accuracy, breakdown.format, breakdown.structure
+
+
+def _score_item(item: _Item, timeout_s: float, deadline: float | None) -> _Outcome:
+    """One item under ``min(timeout_s, time left before deadline)``; a limit that fires inside (ours, or the
+    math verifier's own, or its refusal of a power tower) makes it a timeout, never a grade."""
+    limit = timeout_s
+    if deadline is not None:
+        limit = min(limit, deadline - time.monotonic())
+        if limit <= 0:
+            return _OVER_BUDGET, None
+    cut = _TIMED_OUT if limit == timeout_s else _OVER_BUDGET
+    with watch_time_limits() as log:
+        try:
+            if signals_available():
+                with time_limit(limit):
+                    parts = _components(item)
+            else:  # not the main thread: only the math verifier's own limit applies
+                parts = _components(item)
+        except ScoringTimeout:
+            return cut, None
+    return (_TIMED_OUT, None) if log.expired else (_OK, parts)
+
+
+def _score_chunk(items: list[_Item], timeout_s: float, deadline: float | None) -> list[_Outcome]:
+    """Worker task: the outcome of each item, in order (see :func:`_score_item`)."""
+    return [_score_item(item, timeout_s, deadline) for item in items]
 
 
 _WARM_UP = {
@@ -107,23 +192,30 @@ def _per_item(values: Sequence | None, n: int, name: str) -> Sequence:
     return values
 
 
+def _importing_main() -> bool:
+    """Whether this process is a spawn/forkserver child still importing the parent's main module."""
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
 class BatchScorer:
     """Score many responses with :func:`~g2rpo.rewards.score_response`'s rule, in parallel and time-limited.
 
     Args:
-        max_workers: worker processes; ``None`` → the CPUs this process may use; ``0`` → score sequentially
-            in this process (debugging; no time limit there).
+        max_workers: worker processes; ``None`` → the CPUs this process may use; ``0`` or ``1`` → score in
+            this process, with the per-item limit as a ``SIGALRM`` timer when called from the main thread.
         timeout_s: per-item limit on the verifier work (format, extraction, structure, accuracy).
         strict: a response without an ``<answer>`` block scores accuracy 0 (recipe §4, choice).
         start_method: ``"forkserver"`` (default where available: workers fork from a warm server process,
             so a replacement for a killed worker starts in milliseconds) or ``"spawn"``; ``fork`` is refused.
-        chunk_size: items per pool task; ``None`` → automatic (see :data:`MAX_AUTO_CHUNK`). A chunk must
-            finish within ``timeout_s``; if it does not, its worker is killed and each of its items is re-run
-            alone under its own ``timeout_s``, so the per-item limit is exact and only overrunning items
-            score 0.
+        chunk_size: items per pool task; ``None`` → automatic (see :data:`MAX_AUTO_CHUNK`).
+        batch_budget_s: wall-clock budget of one :meth:`score` call; items not finished within it are flagged
+            as timed out and score 0. ``None``: no budget.
+        rules: the reward rule set (``score_response``'s ``rules``); ``"g2rpo"`` by default.
+        pool_fallback: when the pool cannot run (broken twice in one batch), score in this process with one
+            warning (``True``) or raise :class:`~g2rpo.rewards.errors.RewardInfrastructureError` (``False``).
 
-    Use as a context manager, or call :meth:`close`. ``n_timeouts`` / ``n_errors`` count cut items and items
-    whose worker died, over the scorer's life.
+    Use as a context manager, or call :meth:`close`. ``n_timeouts`` / ``n_failures`` / ``n_pool_restarts``
+    count over the scorer's life; :class:`BatchScore` has the per-batch flags.
     """
 
     def __init__(
@@ -134,35 +226,71 @@ class BatchScorer:
         strict: bool = False,
         start_method: str | None = None,
         chunk_size: int | None = None,
+        batch_budget_s: float | None = None,
+        rules: str = "g2rpo",
+        pool_fallback: bool = True,
     ) -> None:
         if max_workers is None:
             max_workers = (
                 len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
             )
         if max_workers < 0:
-            raise ValueError(f"max_workers must be >= 0 (0 = sequential), got {max_workers}")
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+            raise ValueError(f"max_workers must be >= 0 (0 or 1 = in this process), got {max_workers}")
+        if not timeout_s > 0 or not math.isfinite(timeout_s):
+            raise ValueError(f"timeout_s must be a finite number > 0, got {timeout_s}")
+        if batch_budget_s is not None and not (batch_budget_s > 0 and math.isfinite(batch_budget_s)):
+            raise ValueError(f"batch_budget_s must be a finite number > 0 or None, got {batch_budget_s}")
         if start_method is None:
             start_method = next(m for m in START_METHODS if m in multiprocessing.get_all_start_methods())
         if start_method not in START_METHODS:
             raise ValueError(f"unknown start_method {start_method!r}; valid: {', '.join(START_METHODS)}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1 (None = automatic), got {chunk_size}")
+        if max_workers > 1 and _importing_main():
+            raise RewardInfrastructureError(
+                "a BatchScorer was created while a worker process imports the main module: put the script's "
+                'code under `if __name__ == "__main__":` (pool workers import the main module)'
+            )
         self.max_workers = max_workers
         self.timeout_s = float(timeout_s)
         self.strict = strict
-        if chunk_size is not None and chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1 (None = automatic), got {chunk_size}")
+        self.start_method = start_method
         self.chunk_size = chunk_size
+        self.batch_budget_s = None if batch_budget_s is None else float(batch_budget_s)
+        self.rules = check_rules(rules)
+        self.pool_fallback = pool_fallback
         self.n_timeouts = 0
-        self.n_errors = 0
+        self.n_failures = 0
+        self.n_pool_restarts = 0
         self._pool: ProcessPool | None = None
-        if max_workers > 0:
-            self._pool = ProcessPool(
-                max_workers=max_workers,
-                initializer=warm_up,
-                context=_context(start_method),
-            )
-            self._finalizer = weakref.finalize(self, self._pool.stop)
+        self._finalizer: weakref.finalize | None = None
+        if max_workers > 1:
+            self._start_pool()
+
+    @property
+    def n_errors(self) -> int:
+        """Former name of :attr:`n_failures`."""
+        return self.n_failures
+
+    @property
+    def in_process(self) -> bool:
+        """Whether items are scored in this process (``max_workers <= 1``, or the pool was given up)."""
+        return self._pool is None
+
+    def _start_pool(self) -> None:
+        self._pool = ProcessPool(
+            max_workers=self.max_workers, initializer=warm_up, context=_context(self.start_method)
+        )
+        self._finalizer = weakref.finalize(self, self._pool.stop)
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            self._finalizer()
+            try:
+                pool.join(timeout=10)
+            except (TimeoutError, RuntimeError):
+                logger.warning("reward worker pool did not stop within 10 s; left to exit on its own")
 
     def score(
         self,
@@ -177,14 +305,17 @@ class BatchScorer:
         format_weight: float = 0.1,
         length_weight: float = 0.0,
         verifier_options: Sequence[Mapping[str, object] | None] | None = None,
+        rules: str | None = None,
     ) -> BatchScore:
         """Rewards of ``responses[i]`` against ``answers[i]`` under ``problem_types[i]``, in input order.
 
         ``tasks``, ``lengths``, ``envelopes`` and ``verifier_options`` are per item (``None`` entries
-        allowed), with the meaning they have in :func:`~g2rpo.rewards.score_response`. Bad arguments
-        (unknown problem type or task, mismatched lengths, bad weights) raise before any work starts.
+        allowed), with the meaning they have in :func:`~g2rpo.rewards.score_response`; ``rules`` overrides
+        the scorer's rule set for this call. Bad arguments (unknown problem type or task, mismatched lengths,
+        bad weights) raise before any work starts.
         """
         n = len(responses)
+        rules = self.rules if rules is None else check_rules(rules)
         answers = _per_item(answers, n, "answers")
         problem_types = _per_item(problem_types, n, "problem_types")
         tasks, lengths = _per_item(tasks, n, "tasks"), _per_item(lengths, n, "lengths")
@@ -202,93 +333,189 @@ class BatchScorer:
         opts = [dict(o or {}) for o in options]
         for verifier, o in zip(verifiers, opts, strict=True):
             verifier.check_options(o)
-        golds = [gold_text(a) for a in answers]
+        golds = self._golds(answers, rules)
         ells = self._length_scores(lengths, envelopes, tasks, length_weight)
+        items = [
+            (r, g, v, think_tag, self.strict, o, rules)
+            for r, g, v, o in zip(responses, golds, verifiers, opts, strict=True)
+        ]
 
-        if self._pool is None:
-            parts = [
-                score_components(r, g, v, think_tag=think_tag, strict=self.strict, options=o)
-                for r, g, v, o in zip(responses, golds, verifiers, opts, strict=True)
-            ]
-            timed_out = [False] * n
-        else:
-            parts, timed_out = self._score_in_pool(
-                responses, golds, verifiers, opts, think_tag, problem_types
-            )
+        deadline = None if self.batch_budget_s is None else time.monotonic() + self.batch_budget_s
+        outcomes: list[_Outcome | None] = [None] * n
+        if self._pool is not None:
+            self._score_in_pool(items, outcomes, deadline)
+        rest = [i for i in range(n) if outcomes[i] is None]
+        for i in rest:  # no pool, or a pool given up part-way
+            outcomes[i] = _score_item(items[i], self.timeout_s, deadline)
+
+        statuses = [status for status, _ in outcomes]  # type: ignore[misc]
+        self._report(statuses, responses, problem_types)
+        # Items without a verdict: accuracy 0 and no structure verdict; the format check is linear-time.
+        parts = [
+            part if part is not None else (0.0, format_score(responses[i], think_tag), 0.0)
+            for i, (_, part) in enumerate(outcomes)  # type: ignore[misc]
+        ]
         breakdowns = [
             compose(a, f, s, ell, format_weight=format_weight, length_weight=length_weight)
             for (a, f, s), ell in zip(parts, ells, strict=True)
         ]
-        return BatchScore(breakdowns=breakdowns, timed_out=timed_out)
+        return BatchScore(
+            breakdowns=breakdowns,
+            timed_out=[s in (_TIMED_OUT, _OVER_BUDGET) for s in statuses],
+            failed=[s == _FAILED for s in statuses],
+        )
+
+    @staticmethod
+    def _golds(answers: Sequence[object], rules: str) -> list[object]:
+        """Each item's gold, unwrapped once per distinct answer (``g2rpo`` rules; the other rule sets get the
+        answer as given, as ``score_response`` does)."""
+        if rules != "g2rpo":
+            return list(answers)
+        unwrapped: dict[str, str] = {}
+        out: list[object] = []
+        for answer in answers:
+            key = answer if isinstance(answer, str) else str(answer)
+            if key not in unwrapped:
+                unwrapped[key] = gold_text(key)
+            out.append(unwrapped[key])
+        return out
 
     def _chunk_size(self, n: int) -> int:
         if self.chunk_size is not None:
             return self.chunk_size
         return max(1, min(MAX_AUTO_CHUNK, n // (CHUNKS_PER_WORKER * self.max_workers)))
 
-    def _score_in_pool(self, responses, golds, verifiers, opts, think_tag, problem_types):
-        assert self._pool is not None
-        n = len(responses)
-        items = [
-            (r, g, v, think_tag, self.strict, o)
-            for r, g, v, o in zip(responses, golds, verifiers, opts, strict=True)
-        ]
-        parts: list[tuple[float, float, float] | None] = [None] * n
-        timed_out = [False] * n
-
-        def submit(indices: range | list[int]):
-            return self._pool.schedule(
-                _score_chunk, args=([items[i] for i in indices],), timeout=self.timeout_s
-            )
-
+    def _score_in_pool(self, items: list[_Item], outcomes: list, deadline: float | None) -> None:
+        """Fill ``outcomes`` from the pool: re-run items of dead workers, restart a broken pool once, give it
+        up (leaving the rest ``None`` for the caller to score here) or raise when it breaks again."""
+        n = len(items)
         size = self._chunk_size(n)
-        chunks = [range(start, min(start + size, n)) for start in range(0, n, size)]
-        retry: list[int] = []
-        for chunk, future in [(c, submit(c)) for c in chunks]:
-            outcome = self._collect(future)
-            if isinstance(outcome, list):
-                for i, part in zip(chunk, outcome, strict=True):
-                    parts[i] = part
-            elif len(chunk) > 1:
-                retry.extend(chunk)  # which item overran is unknown: grade each alone, under its own limit
-            else:
-                self._record_failure(outcome, chunk[0], timed_out, responses, problem_types)
-        for i, future in [(i, submit([i])) for i in retry]:
-            outcome = self._collect(future)
-            if isinstance(outcome, list):
-                parts[i] = outcome[0]
-            else:
-                self._record_failure(outcome, i, timed_out, responses, problem_types)
-        # Failed items: accuracy 0 and no structure verdict within the limit; the format check is linear-time.
-        return [
-            part if part is not None else (0.0, format_score(responses[i], think_tag), 0.0)
-            for i, part in enumerate(parts)
-        ], timed_out
+        pending: deque[list[int]] = deque(list(range(s, min(s + size, n))) for s in range(0, n, size))
+        active: dict[object, list[int]] = {}
+        attempts = [0] * n
+        restarts = 0
+        while pending or active:
+            broken: BaseException | None = None
+            while pending and broken is None:
+                unit = pending.popleft()
+                try:
+                    future = self._pool.schedule(  # type: ignore[union-attr]
+                        _score_chunk,
+                        args=([items[i] for i in unit], self.timeout_s, deadline),
+                        timeout=len(unit) * self.timeout_s + GRACE_S,
+                    )
+                except RuntimeError as error:  # pebble: the pool is not running (broken)
+                    pending.appendleft(unit)
+                    broken = error
+                else:
+                    active[future] = unit
+            if broken is None:
+                wait_s = None if deadline is None else max(0.0, deadline + GRACE_S - time.monotonic())
+                done, _ = wait(list(active), timeout=wait_s, return_when=FIRST_COMPLETED)
+                if not done:  # the batch budget ran out with these chunks still out
+                    for future, unit in active.items():
+                        future.cancel()  # type: ignore[attr-defined]
+                        for i in unit:
+                            outcomes[i] = (_OVER_BUDGET, None)
+                    for unit in pending:
+                        for i in unit:
+                            outcomes[i] = (_OVER_BUDGET, None)
+                    return
+                for future in done:
+                    unit = active.pop(future)
+                    error = self._take(future, unit, outcomes, attempts, pending, active)
+                    if error is not None:
+                        broken = error
+            if broken is not None:
+                pending.extend(active.values())  # pebble aborts every task of a broken pool
+                active.clear()
+                restarts += 1
+                if restarts > MAX_POOL_RESTARTS:
+                    self._give_up_pool(broken)
+                    return
+                self.n_pool_restarts += 1
+                logger.warning("reward worker pool broke (%r); restarting it and re-running its items", broken)
+                self._stop_pool()
+                self._start_pool()
 
-    @staticmethod
-    def _collect(future) -> list[tuple[float, float, float]] | BaseException:
+    def _take(self, future, unit, outcomes, attempts, pending, active) -> BaseException | None:
+        """Record one finished chunk; returns the error if the whole pool broke."""
         try:
-            return future.result()
+            result = future.result()
         except VerifierConfigError:
+            for other in active:
+                other.cancel()
             raise
-        except Exception as error:  # FutureTimeout, a dead worker (ProcessExpired), a custom verifier's bug
+        except BrokenProcessPool as error:
+            pending.append(unit)
             return error
+        except FutureTimeout:  # the backstop: a hang no signal could interrupt
+            if len(unit) > 1:
+                pending.extend([i] for i in unit)
+            else:
+                outcomes[unit[0]] = (_TIMED_OUT, None)
+            return None
+        except ProcessExpired as error:  # the worker died: an infrastructure fault, re-run
+            for i in unit:
+                attempts[i] += 1
+                if attempts[i] < MAX_ATTEMPTS:
+                    pending.append([i])
+                else:
+                    outcomes[i] = (_FAILED, None)
+                    logger.warning("reward item %d: its worker died %d times (%s)", i, attempts[i], error)
+            return None
+        except Exception as error:  # e.g. an unpicklable option: the same on any worker, not re-run
+            for i in unit:
+                outcomes[i] = (_FAILED, None)
+            logger.warning("reward items %d–%d could not be scored: %r", unit[0], unit[-1], error)
+            return None
+        for i, outcome in zip(unit, result, strict=True):
+            outcomes[i] = outcome
+        return None
 
-    def _record_failure(self, error: BaseException, i: int, timed_out, responses, problem_types) -> None:
-        if isinstance(error, FutureTimeout):
-            self.n_timeouts += 1
-            timed_out[i] = True
+    def _give_up_pool(self, error: BaseException) -> None:
+        self._stop_pool()
+        message = (
+            f"the reward worker pool broke again after a restart ({error!r}). If this runs from a script, put "
+            'its code under `if __name__ == "__main__":` (pool workers import the main module)'
+        )
+        if not self.pool_fallback:
+            raise RewardInfrastructureError(message + "; or pass pool_fallback=True to score in this process")
+        logger.warning(
+            "%s. Scoring in this process from now on (per-item limits by SIGALRM in the main thread only).",
+            message,
+        )
+
+    def _report(self, statuses: list[int], responses: Sequence[str], problem_types: Sequence[str]) -> None:
+        cut = [i for i, s in enumerate(statuses) if s == _TIMED_OUT]
+        over = [i for i, s in enumerate(statuses) if s == _OVER_BUDGET]
+        failed = [i for i, s in enumerate(statuses) if s == _FAILED]
+        self.n_timeouts += len(cut) + len(over)
+        self.n_failures += len(failed)
+        for i in cut[:MAX_LOGGED_ITEMS]:
             logger.warning(
-                "reward item %d (problem type %r, %d characters) ran past %.1f s: worker killed, accuracy 0",
+                "reward item %d (problem type %r, %d characters) ran past %.1f s or was refused as too costly: "
+                "timed out, accuracy 0",
                 i,
                 problem_types[i],
                 len(responses[i]),
                 self.timeout_s,
             )
-        else:
-            self.n_errors += 1
+        if len(cut) > MAX_LOGGED_ITEMS:
+            logger.warning("… %d reward items timed out in this batch", len(cut))
+        if over:
             logger.warning(
-                "reward item %d (problem type %r) failed: %r; accuracy 0", i, problem_types[i], error
+                "reward batch budget of %.1f s ran out: %d of %d items not scored (timed out, accuracy 0)",
+                self.batch_budget_s,
+                len(over),
+                len(statuses),
+            )
+        if failed:
+            logger.warning(
+                "%d of %d reward items could not be scored (worker faults; flagged failed, accuracy 0): %s",
+                len(failed),
+                len(statuses),
+                failed[:MAX_LOGGED_ITEMS],
             )
 
     @staticmethod
@@ -300,10 +527,7 @@ class BatchScorer:
 
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""
-        if self._pool is not None:
-            self._finalizer()
-            self._pool.join()
-            self._pool = None
+        self._stop_pool()
 
     def __enter__(self) -> BatchScorer:
         return self

@@ -4,30 +4,55 @@
 every dataset column to a reward function as a keyword argument) and returns the ``overall`` reward. It is a
 plain TRL reward function — ``GRPOTrainer(reward_funcs=TaskReward(...))`` works — and
 :class:`~g2rpo.train.trainer.G2RPOTrainer` calls :meth:`TaskReward.components` to keep every component.
+
+Every scored batch logs ``reward/timeouts`` and ``reward/failures`` (items cut at a time limit or the batch
+budget; items that could not be scored because of worker faults) through TRL's ``log_metric`` hook, which
+logging backends show as ``train/reward/timeouts`` and ``train/reward/failures``. A batch in which no item
+could be scored raises :class:`~g2rpo.rewards.RewardInfrastructureError`: training on it would train on zeros.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from g2rpo.rewards import BatchScorer
+from g2rpo.rewards import BatchScorer, RewardInfrastructureError
 from g2rpo.tasks import canonical_problem_type
 from g2rpo.train.shaping import EnvelopeTable
 
 COMPONENTS = ("accuracy", "format", "structure", "length", "overall")
 """Column order of :attr:`ScoredBatch.components`."""
 
+LogMetric = Callable[[str, float], None]
+"""TRL's ``log_metric(name, value)`` (``GRPOTrainer._log_metric``): averaged over the logging window."""
+
 
 @dataclass(frozen=True)
 class ScoredBatch:
-    """The rewards of one process's responses. ``components`` (N, 5) in :data:`COMPONENTS` order."""
+    """The rewards of one process's responses. ``components`` (N, 5) in :data:`COMPONENTS` order;
+    ``timed_out`` and ``failed`` (N,) bool."""
 
     components: torch.Tensor
     lengths: torch.Tensor
     timed_out: torch.Tensor
+    failed: torch.Tensor
+
+
+def build_scorer(config: object) -> BatchScorer:
+    """The reward :class:`~g2rpo.rewards.BatchScorer` of a :class:`~g2rpo.train.config.G2RPOConfig`
+    (``scorer_workers``, ``scorer_timeout_s``, ``reward_batch_budget_s``, ``reward_rules``)."""
+    budget = getattr(config, "reward_batch_budget_s", None)
+    if budget is not None and not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):
+        raise ValueError(f"reward_batch_budget_s={budget!r} must be a number of seconds > 0, or null (no budget)")
+    return BatchScorer(
+        max_workers=getattr(config, "scorer_workers", None),
+        timeout_s=getattr(config, "scorer_timeout_s", 5.0),
+        batch_budget_s=budget,
+        rules=getattr(config, "reward_rules", "g2rpo"),
+    )
 
 
 def completion_text(completion: object) -> str:
@@ -57,6 +82,9 @@ class TaskReward:
         envelopes: per-family length envelopes; ``None`` or an inactive table turns length shaping off.
         length_unit: ``"tokens"`` (``len(completion_ids[i])``) or ``"characters"`` (``len(text)``).
         think_tag, format_weight, length_weight: recipe §4 (``w_f``, ``w_ℓ``).
+        rules: the reward rule set (``reward_rules``); ``None`` → the scorer's own.
+        log_metric: where ``reward/timeouts`` and ``reward/failures`` go when a call brings none (TRL passes
+            its own to ``__call__``; a trainer calling :meth:`components` passes ``GRPOTrainer._log_metric``).
     """
 
     __name__ = "g2rpo_reward"
@@ -70,6 +98,8 @@ class TaskReward:
         think_tag: str = "thinking",
         format_weight: float = 0.1,
         length_weight: float = 0.0,
+        rules: str | None = None,
+        log_metric: LogMetric | None = None,
     ) -> None:
         if length_unit not in ("tokens", "characters"):
             raise ValueError(f"length_unit must be tokens or characters, got {length_unit!r}")
@@ -79,6 +109,8 @@ class TaskReward:
         self.think_tag = think_tag
         self.format_weight = format_weight
         self.length_weight = length_weight if envelopes is not None and envelopes.active else 0.0
+        self.rules = rules
+        self.log_metric = log_metric
 
     def lengths(self, texts: Sequence[str], completion_ids: Sequence[Sequence[int]] | None) -> torch.Tensor:
         if self.length_unit == "characters" or completion_ids is None:
@@ -94,8 +126,13 @@ class TaskReward:
         task: Sequence[str],
         options: Sequence[object] | None = None,
         lengths: torch.Tensor | None = None,
+        log_metric: LogMetric | None = None,
     ) -> ScoredBatch:
-        """Score a batch and keep every component (the trainer's entry point)."""
+        """Score a batch and keep every component (the trainer's entry point).
+
+        Raises:
+            RewardInfrastructureError: no item of a non-empty batch could be scored (worker faults).
+        """
         texts = [completion_text(c) for c in completions]
         if lengths is None:
             lengths = self.lengths(texts, completion_ids)
@@ -118,14 +155,34 @@ class TaskReward:
             format_weight=self.format_weight,
             length_weight=self.length_weight,
             verifier_options=verifier_options,
+            rules=self.rules,
         )
+        log = log_metric or self.log_metric
+        if log is not None:
+            log("reward/timeouts", float(scored.n_timeouts))
+            log("reward/failures", float(scored.n_failures))
+        if texts and scored.n_failures == len(texts):
+            raise RewardInfrastructureError(
+                f"none of the {len(texts)} responses of this batch could be scored (reward worker faults; see "
+                "the warnings above): stopping rather than training on zero rewards. Check memory limits (an "
+                "OOM killer ending workers) or set scorer_workers: 1 to score in the training process"
+            )
         rows = [[getattr(b, name) for name in COMPONENTS] for b in scored.breakdowns]
         return ScoredBatch(
             components=torch.tensor(rows, dtype=torch.float32).reshape(len(texts), len(COMPONENTS)),
             lengths=lengths,
             timed_out=torch.tensor(scored.timed_out, dtype=torch.bool),
+            failed=torch.tensor(scored.failed, dtype=torch.bool),
         )
 
     def __call__(self, prompts, completions, completion_ids=None, *, answer, problem_type, task, **kwargs):
-        scored = self.components(completions, completion_ids, answer, problem_type, task, kwargs.get("options"))
+        scored = self.components(
+            completions,
+            completion_ids,
+            answer,
+            problem_type,
+            task,
+            kwargs.get("options"),
+            log_metric=kwargs.get("log_metric"),
+        )
         return scored.components[:, COMPONENTS.index("overall")].tolist()
