@@ -108,6 +108,11 @@ class G2RPOConfig(GRPOConfig):
     )
     scorer_workers: int | None = _opt(None, "Worker processes of the reward BatchScorer (None: its default).")
     scorer_timeout_s: float = _opt(5.0, "Per-response verifier time limit in seconds; a timeout scores 0.")
+    reward_batch_budget_s: float | None = _opt(
+        None,
+        "Wall-clock budget in seconds for scoring one batch of responses; items not scored by then are flagged "
+        "as timed out and score 0 (None: no budget). See docs/rewards.md.",
+    )
     # ---- length shaping (recipe §5)
     length_shaping: str = _opt(
         "fixed",
