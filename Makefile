@@ -1,17 +1,17 @@
-# `make test` and `make demo` bootstrap .venv from pinned dependencies on a fresh machine.
-# torch is installed first on its own so that pip takes the pinned CPU wheel.
+# `make test` and `make demo` bootstrap .venv from the exact stack in constraints.txt on a fresh machine
+# (pyproject.toml holds only ranges). torch is installed first on its own so that pip takes the pinned CPU wheel.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt torch
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 lint: $(STAMP)
@@ -24,7 +24,11 @@ test: lint
 
 # synth data → tiny Qwen3-VL → cold-start SFT → G2RPO RL → validation → outputs/demo/report.html (≤ 10 min, 2 cores)
 demo: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m g2rpo.demo.pipeline --out outputs/demo
+	OMP_NUM_THREADS=1 $(VENV)/bin/g2rpo demo --out outputs/demo
+
+# docs/configuration.md is generated from the config dataclasses (a test fails when it falls behind).
+docs: $(STAMP)
+	$(PY) -m g2rpo.config_docs docs/configuration.md
 
 bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from g2rpo.algo import ADVANTAGE_ESTIMATORS
+from g2rpo.errors import UserError
 from g2rpo.lab import cli
 from g2rpo.lab.report import FIGURES
 from g2rpo.lab.summary import PROBE_FIELDS, SUMMARY_FIELDS
@@ -57,8 +58,16 @@ def test_lab_command_writes_summary_figures_and_html(tmp_path):
 
 
 def test_unknown_estimator_lists_the_valid_ones(tmp_path):
-    with pytest.raises(SystemExit, match="valid: g2rpo"):
+    with pytest.raises(UserError, match="valid: g2rpo"):
         cli.main(_args(["--estimators", "grpo,ppo", "--out", str(tmp_path)]))
+
+
+def test_unknown_estimator_through_g2rpo_is_one_line_with_the_closest_name(tmp_path, capsys):
+    from g2rpo.cli import main
+
+    assert main(["lab", "--estimators", "grpo,ema_grp", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean ema_grpo?" in err[0]
 
 
 def test_default_spec_string_is_the_default_mix():

@@ -16,3 +16,18 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config file or override that cannot be used (unknown key, wrong type, out-of-range value)."""
+
+
+def did_you_mean(name: str, valid, *, prefix: str = "") -> str:
+    """``"; did you mean X?"`` for the closest of ``valid`` to ``name`` (difflib), or ``""`` when none is close.
+
+    ``prefix`` is prepended to the suggestion (``"--"`` for command-line keys).
+    """
+    import difflib
+
+    valid = [str(v) for v in valid]
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    if not close:
+        lowered = {v.lower(): v for v in valid}
+        close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)]
+    return f"; did you mean {prefix}{close[0]}?" if close else ""

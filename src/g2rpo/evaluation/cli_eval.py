@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from g2rpo.cli import reports_errors
+
 HELP = "evaluate a model on benchmarks (VLMEvalKit names); resumable; writes summary.json and a report"
 
 
@@ -29,26 +31,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="discard cached predictions made with other settings")
 
 
+def check_device(device: str | None, backend: str) -> None:
+    """``--device cuda…`` needs a CUDA device torch can see; one line saying so otherwise."""
+    if backend != "hf" or not device or not device.startswith("cuda"):
+        return
+    import torch
+
+    from g2rpo.errors import UserError
+
+    if not torch.cuda.is_available():
+        build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU-only build")
+        raise UserError(f"--device {device}: no CUDA device is visible ({build}); use --device cpu or run on a GPU host")
+    index = device.partition(":")[2]
+    if index.isdigit() and int(index) >= torch.cuda.device_count():
+        raise UserError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible; "
+                        f"use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+
+
+@reports_errors("eval")
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from g2rpo.errors import UserError
     from g2rpo.evaluation.backends import GenerationSettings, LazyBackend
-    from g2rpo.evaluation.cli_score import print_results
+    from g2rpo.evaluation.cli_score import baselines_from, benchmark_ref, print_results
     from g2rpo.evaluation.items import load_items
-    from g2rpo.evaluation.records import DataFormatError
-    from g2rpo.evaluation.registry import resolve_benchmark
-    from g2rpo.evaluation.report import build_report, load_baselines, write_report
+    from g2rpo.evaluation.report import build_report, write_report
     from g2rpo.evaluation.runner import load_run_dir, run_benchmark, update_summary
 
     console = Console(stderr=True)
+    check_device(args.device, args.backend)
+    if args.backend == "hf":
+        from g2rpo.config_files import check_model_reference
+
+        check_model_reference(args.model, where="--model", key="model", fix="(a checkpoint folder or a hub id)")
+    refs = [benchmark_ref(n) for n in args.benchmarks.split(",") if n.strip()]
+    if not refs:
+        raise UserError("--benchmarks is empty; name one or more, e.g. --benchmarks MMStar,MathVista_MINI")
+    if not Path(args.data_root).is_dir():
+        raise UserError(f"--data-root: no folder at {args.data_root}; point it at the folder of <NAME>.tsv files")
     try:
-        refs = [resolve_benchmark(n) for n in args.benchmarks.split(",") if n.strip()]
         loaded = [(ref, load_items(ref, args.data_root, limit=args.limit)) for ref in refs]
-        baselines = [b for spec in args.baseline for b in load_baselines(spec)]
-    except (KeyError, DataFormatError, OSError) as err:
-        console.print(f"[red]error:[/red] {err.args[0] if isinstance(err, KeyError) else err}")
-        return 2
+    except OSError as err:
+        raise UserError(f"--data-root {args.data_root}: {err}") from err
+    baselines = baselines_from(args.baseline)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     options: dict = {}
     if args.backend == "hf":
@@ -66,9 +93,10 @@ def main(args: argparse.Namespace) -> int:
                     ref, items, backend, out, batch_size=args.batch_size, think_tag=args.think_tag,
                     overwrite=args.overwrite, progress=progress,
                 )
-            except (DataFormatError, ValueError) as err:
-                console.print(f"[red]error:[/red] {ref.name}: {err}")
-                return 2
+            except UserError:
+                raise
+            except ValueError as err:
+                raise UserError(f"{ref.name}: {' '.join(str(err).split())}") from err
             update_summary(out / "summary.json", [runs[ref.name].result])
     print_results({n: r.result for n, r in runs.items()})
     results, items = load_run_dir(out)  # the report covers every benchmark evaluated into this directory

@@ -31,8 +31,14 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from g2rpo.errors import UserError, did_you_mean
+
     console = Console()
     names = [n.strip() for n in args.estimators.split(",") if n.strip()]
+    for name in names:
+        if name not in ADVANTAGE_ESTIMATORS:
+            raise UserError(f"--estimators: unknown estimator {name!r}{did_you_mean(name, ADVANTAGE_ESTIMATORS)} "
+                            f"(valid: {', '.join(ADVANTAGE_ESTIMATORS)})")
     for title, rewards in WORKED_REWARDS.items():
         table = Table(title=f"{title}: rewards {rewards}", title_justify="left")
         table.add_column("estimator")

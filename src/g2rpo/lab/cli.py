@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from g2rpo.algo import ADVANTAGE_ESTIMATORS
+from g2rpo.errors import UserError, did_you_mean
 from g2rpo.lab.report import write_figures, write_html
 from g2rpo.lab.simulator import DEFAULT_LR, OPTIMIZERS, LabConfig, RunRecord, run_simulation
 from g2rpo.lab.summary import summarize
@@ -51,7 +52,9 @@ def _estimators(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in ADVANTAGE_ESTIMATORS]
     if unknown or not names:
-        raise SystemExit(f"g2rpo lab: unknown estimator(s) {unknown or text!r}; valid: {', '.join(ADVANTAGE_ESTIMATORS)}")
+        hint = did_you_mean(unknown[0], ADVANTAGE_ESTIMATORS) if unknown else ""
+        raise UserError(f"--estimators: unknown estimator(s) {unknown or text!r}{hint} "
+                        f"(valid: {', '.join(ADVANTAGE_ESTIMATORS)})")
     return names
 
 
@@ -92,17 +95,17 @@ def main(args: argparse.Namespace) -> int:
                            max_grad_norm=args.max_grad_norm,
                            probe_step=args.probe_step)
     except ValueError as err:
-        raise SystemExit(f"g2rpo lab: {err}") from None
+        raise UserError(str(err)) from None
     estimators = _estimators(args.estimators)
     if args.seeds < 1:
-        raise SystemExit("g2rpo lab: --seeds must be ≥ 1")
+        raise UserError(f"--seeds must be ≥ 1, got {args.seeds}")
     started = time.perf_counter()
     with Progress(transient=True) as bar:
         job = bar.add_task("simulating", total=len(estimators) * args.seeds)
         try:
             runs = run_lab(specs, estimators, config, args.seeds, progress=lambda: bar.advance(job))
         except ValueError as err:
-            raise SystemExit(f"g2rpo lab: {err}") from None
+            raise UserError(str(err)) from None
     simulated = time.perf_counter() - started
     summary = summarize(runs, outlier_factor=config.outlier_factor)
     out: Path = args.out
