@@ -277,3 +277,22 @@ def test_reference_verifiers_are_total() -> None:
             for gold in ("B", "12", BOX_GOLD, ""):
                 value = verifier(text, gold)
                 assert 0.0 <= value <= 1.0
+
+
+def test_math_power_tower_is_refused_and_flagged() -> None:
+    # 9^{9^{9^9}} would be computed digit by digit: refused (0) and recorded as an expired limit
+    from g2rpo.metrics.timeouts import watch_time_limits
+
+    with watch_time_limits() as log:
+        r = score_response(t("$9^{9^{9^9}}$"), "$1$", problem_type=MATH, rules="reference")
+    assert (r.accuracy, log.expired) == (0.0, 1)
+
+
+def test_batch_scorer_in_process_matches_score_response() -> None:
+    from g2rpo.rewards.batch import BatchScorer
+
+    cases = [c for c in GOLDEN if c[4] == "thinking"][:12]
+    with BatchScorer(max_workers=0, rules="reference") as scorer:
+        batch = scorer.score([c[1] for c in cases], [c[2] for c in cases], [c[3] for c in cases])
+    for case, got in zip(cases, batch.breakdowns, strict=True):
+        assert (got.accuracy, got.format, got.structure) == pytest.approx(case[5], abs=1e-12), case[0]

@@ -16,7 +16,9 @@ image problem types; OneThinker's reward is the same with the ``<think>`` tag. P
 6. **Accuracy** ``a`` (any exception → 0): see the functions below, one per problem type.
 
 Deviations, all on inputs the release cannot score or would hang on: a non-string gold is converted with
-``str``; math and multiple choice run under a hard time limit (a timeout scores 0); the symbolic step of
+``str``; math and multiple choice run under a hard time limit (a timeout scores 0), and math refuses what
+:mod:`g2rpo.metrics.math`'s cost guards refuse (numeric power towers, results of more than
+``MAX_RESULT_DIGITS`` digits: 0, flagged as a timeout); the symbolic step of
 ``grade_answer`` only evaluates plain arithmetic text (digits, letters, ``+-*/^().`` and spaces, no ``**``)
 — the release hands any text with at most two distinct letters to sympy's ``eval``-based parser; an unknown
 problem type is an error (the release scores it 0). ``open-ended`` accuracy is 0, as released (its ROUGE
@@ -34,7 +36,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from g2rpo.metrics.extraction import first_answer_block
-from g2rpo.metrics.timeouts import ScoringTimeout, signals_available, time_limit
+from g2rpo.metrics.math import tower_too_costly, tree_too_costly
+from g2rpo.metrics.timeouts import ScoringTimeout, note_expiry, signals_available, time_limit
 from g2rpo.rewards.errors import VerifierConfigError
 from g2rpo.rewards.format import format_score
 from g2rpo.rewards.verifiers import ocr as _ocr
@@ -102,9 +105,10 @@ _warned_thread = False
 
 
 def _limited(fn: Callable[[str, str], float], prediction: str, gold: str) -> float:
-    """``fn(prediction, gold)`` under :data:`TIMEOUT_S` (0 on timeout). Off the main thread no signal timer
-    exists: the call then runs unlimited (logged once); the batch scorer's workers call from their main
-    thread, and its per-chunk limit is the backstop."""
+    """``fn(prediction, gold)`` under :data:`TIMEOUT_S`; on timeout 0, recorded with
+    :func:`g2rpo.metrics.timeouts.note_expiry` (the batch scorer then flags the item instead of grading it).
+    Off the main thread no signal timer exists: the call then runs unlimited (logged once); the batch
+    scorer's workers call from their main thread, under their own per-item limit."""
     global _warned_thread
     warm_up()
     if signals_available():
@@ -112,6 +116,7 @@ def _limited(fn: Callable[[str, str], float], prediction: str, gold: str) -> flo
             with time_limit(TIMEOUT_S):
                 return fn(prediction, gold)
         except ScoringTimeout:
+            note_expiry()
             return 0.0
     if not _warned_thread:
         _warned_thread = True
@@ -197,9 +202,15 @@ def math_equivalence(prediction: str, gold: str) -> float:
 def _math_unlimited(prediction: str, gold: str) -> float:
     from math_verify import parse, verify
 
+    if any(("^" in x or "**" in x) and tower_too_costly(x) for x in (prediction, gold)):  # 9^{9^9}
+        note_expiry()
+        return 0.0
     try:
         gold_parsed = parse(gold, parsing_timeout=None)
         pred_parsed = parse(prediction, parsing_timeout=None)
+        if tree_too_costly(gold_parsed) or tree_too_costly(pred_parsed):
+            note_expiry()
+            return 0.0
         return 1.0 if verify(gold_parsed, pred_parsed, timeout_seconds=None) else 0.0
     except Exception:
         return 1.0 if grade_answer(prediction, gold) else 0.0
