@@ -27,6 +27,7 @@ import is commented out there); ``rules="g2rpo"`` scores it with ROUGE.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -484,7 +485,9 @@ def _evaluable(expr: str) -> bool:
     return _SAFE_EXPRESSION.fullmatch(expr) is not None and "**" not in expr
 
 
+@functools.lru_cache(maxsize=4096)
 def _sympy_equal(gold: str, given: str) -> bool:
+    """Whether sympy simplifies ``(gold)-(given)`` to 0 (a few ms; memoised: a group repeats its answers)."""
     expr = f"({gold})-({given})"
     if not _evaluable(expr):
         return False
