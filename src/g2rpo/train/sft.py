@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,18 @@ class SFTRunConfig:
     """Seed for shuffling and initialisation of any new weights."""
     dtype: str | None = None
     """Model dtype (`float32`, `bfloat16`, …); None: the checkpoint's."""
+    threads: str = "auto"
+    """torch CPU threads: a number, or auto (as `g2rpo train`: see `g2rpo.train.run.resolve_threads`)."""
 
     def __post_init__(self) -> None:
+        from g2rpo.errors import ConfigError
+        from g2rpo.train.run import resolve_threads
+
+        for name in ("learning_rate", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{name}={value!r} is not a finite number; set a finite value")
+        resolve_threads(self.threads)
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be ≥ 1 (got {self.max_steps})")
         if self.per_device_train_batch_size < 1:
@@ -137,7 +148,9 @@ def run_sft(config: SFTRunConfig, *, progress: bool = True) -> Path:
     from trl import SFTConfig, SFTTrainer
 
     from g2rpo.models import load_model_and_processor
+    from g2rpo.train.run import set_threads
 
+    set_threads(config.threads)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sft_config.yaml").write_text(config.to_yaml())
