@@ -78,3 +78,33 @@ def test_each_arm_parses_into_the_typed_configs(arm):
     assert config.length_shaping == raw["length_shaping"]
     assert config.entropy_band_coef == raw["entropy_band_coef"]
     assert (script_args.min_pixels, script_args.max_pixels) == (3136, 1048576)
+
+
+def test_training_data_is_built_with_the_configured_prompt_template(tmp_path):
+    """`g2rpo train` builds its dataset through load_split, which must honour prompt_template."""
+    import json
+
+    from PIL import Image
+
+    from g2rpo.train.config import G2RPOConfig
+    from g2rpo.train.run import ScriptArguments, load_split
+
+    record = {"problem": "<image> How many apples are there?", "problem_type": "numerical", "options": [],
+              "answer": "<answer>3</answer>", "images": ["img/a.png"], "task_type": "math_reasoning"}
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "img" / "a.png")
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps([record]))
+    script_args = ScriptArguments(model_name_or_path="m", train_file=str(path), data_root=str(tmp_path))
+
+    def user_text(template: str) -> str:
+        config = G2RPOConfig(output_dir=str(tmp_path / template), prompt_template=template, report_to=[], bf16=False)
+        row = load_split(str(path), script_args, config, None)[0]
+        return "".join(part["text"] for part in row["prompt"][0]["content"] if part["type"] == "text")
+
+    authors = user_text("openvlthinker_v2")
+    # Recipe text, written out by hand: the instruction after the stripped problem, then the numerical tail.
+    assert authors.startswith(" How many apples are there? You FIRST think about the reasoning process")
+    assert authors.endswith("Please provide only the numerical value within the <answer>...</answer> tags."
+                            "\nExample:\n<answer>3.14</answer>")
+    assert "<answer>3.14</answer>" not in user_text("g2rpo")  # our wording has no examples

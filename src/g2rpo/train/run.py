@@ -193,11 +193,16 @@ def load_split(path: str, script_args: ScriptArguments, config: G2RPOConfig, lim
     """Records at ``path`` → a TRL conversational dataset (``g2rpo.data``)."""
     from g2rpo.data import load_records, to_hf_dataset
 
-    records = load_records(path, data_root=script_args.data_root, skip_invalid=script_args.skip_invalid)
+    records = load_records(
+        path, data_root=script_args.data_root, skip_invalid=script_args.skip_invalid,
+        allow_absolute_image_paths=config.allow_absolute_image_paths,
+        max_image_pixels_at_load=config.max_image_pixels_at_load, max_record_chars=config.max_record_chars,
+    )
     if limit is not None:
         records = records[:limit]
     return to_hf_dataset(records, think_tag=config.think_tag, min_pixels=script_args.min_pixels,
-                         max_pixels=script_args.max_pixels, box_units=script_args.box_units)
+                         max_pixels=script_args.max_pixels, box_units=script_args.box_units,
+                         prompt_template=config.prompt_template)
 
 
 def run(script_args: ScriptArguments, config: G2RPOConfig):
