@@ -9,6 +9,8 @@ each group names the rule it exercises. Unless a case says otherwise the weights
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +19,9 @@ from g2rpo.algo import Envelope
 from g2rpo.rewards.compose import REWARD_RULES, score_components, score_response
 from g2rpo.rewards.errors import VerifierConfigError
 from g2rpo.rewards.reference import grade_answer, normalise_tag_spacing
-from g2rpo.rewards.registry import REFERENCE_VERIFIERS, VERIFIERS, get_verifier
+from g2rpo.rewards.registry import REFERENCE_VERIFIERS, VERIFIERS, Verifier, get_verifier, register_verifier
 from g2rpo.train.config import REWARD_RULES as CONFIG_REWARD_RULES
+from g2rpo.train.config import G2RPOConfig
 
 MC, NUM, REG, MATH, OCR, OPEN, BOX = (
     "multiple choice", "numerical", "regression", "math", "ocr", "open-ended", "spatial grounding",
@@ -201,9 +204,63 @@ def test_unknown_rules_name_is_a_clear_error() -> None:
         get_verifier(MC, rules="Reference")
 
 
-def test_rule_sets_agree_with_the_config_key() -> None:
+def test_rule_sets_agree_with_the_config_key(tmp_path: Path) -> None:
     assert set(REWARD_RULES) == set(CONFIG_REWARD_RULES) == {"g2rpo", "reference"}
     assert set(VERIFIERS) == set(REFERENCE_VERIFIERS)
+    cpu = {"output_dir": str(tmp_path), "use_cpu": True, "bf16": False}
+    assert G2RPOConfig(**cpu).reward_rules == "g2rpo"
+    assert G2RPOConfig(**cpu, reward_rules="reference").reward_rules == "reference"
+    with pytest.raises(ValueError, match="reward_rules='authors' is not valid; choose one of: reference, g2rpo"):
+        G2RPOConfig(**cpu, reward_rules="authors")
+
+
+@pytest.mark.parametrize("rules", REWARD_RULES)
+def test_each_rule_set_accepts_only_the_configured_think_tag(rules: str) -> None:
+    # both rule sets: think_tag="thinking" takes <thinking> and rejects <think>; think_tag="think" the reverse
+    for tag, other in (("thinking", "think"), ("think", "thinking")):
+        assert score_response(t("B", tag), "B", problem_type=MC, think_tag=tag, rules=rules).format == 1.0
+        assert score_response(t("B", other), "B", problem_type=MC, think_tag=tag, rules=rules).format == 0.0
+
+
+def test_register_verifier_goes_to_its_rule_sets_registry() -> None:
+    from g2rpo.rewards import reference
+
+    extra = Verifier.from_functions("counting", reference.numerical, reference.any_answer, "test", "reference")
+    try:
+        register_verifier(extra)
+        assert get_verifier("counting", rules="reference") is extra
+        with pytest.raises(KeyError, match="no verifier for problem type 'counting' under rules 'g2rpo'"):
+            get_verifier("counting")
+    finally:
+        del REFERENCE_VERIFIERS["counting"]
+
+
+def _doc_rows() -> list[list[str]]:
+    doc = Path(__file__).resolve().parents[1] / "docs" / "reward_rules.md"
+    text = doc.read_text(encoding="utf-8")
+    section = text.split("## Every difference, with an example")[1].split("Differences that are not a score")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| difference")]
+    return [[c.strip() for c in re.split(r"(?<!\\) \| ", row.strip("| "))] for row in rows]
+
+
+def _doc_scores(cell: str) -> tuple[float, ...]:
+    a, f, s, overall = re.fullmatch(r"(\S+) / (\S+) / (\S+) → \*\*(\S+)\*\*", cell).groups()
+    return tuple(float(x) for x in (a, f, s, overall))
+
+
+def test_docs_difference_table_matches_both_rule_sets() -> None:
+    rows = _doc_rows()
+    assert len(rows) >= 25
+    for name, response, gold, problem_type, g2rpo_cell, reference_cell in rows:
+        response = response.strip("`").replace("\\|", "|")
+        gold, _, choices = gold.partition(" (choices ")
+        opts = {"choices": json.loads(choices.rstrip(")").replace("'", '"'))} if choices else None
+        gold = gold.strip("`")
+        for rules, cell in (("g2rpo", g2rpo_cell), ("reference", reference_cell)):
+            r = score_response(response, gold, problem_type=problem_type, verifier_options=opts, rules=rules)
+            got = (r.accuracy, r.format, r.structure, r.overall)
+            assert got == pytest.approx(_doc_scores(cell), abs=6e-4), (name, rules)
+        assert _doc_scores(g2rpo_cell) != _doc_scores(reference_cell), name  # every row is a difference
 
 
 def test_score_components_checks_rules_against_the_verifier() -> None:

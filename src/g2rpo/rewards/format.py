@@ -6,9 +6,11 @@ time (a backtracking regex is quadratic on adversarial text such as many ``</thi
 no closing tag). Whitespace is allowed before, between and after the two
 blocks; the tags themselves are matched exactly (case-sensitive, no inner spaces).
 
-Deviation from the authors' code: OneThinker/OpenVLThinkerV2 first delete the whitespace around *every* ``<``,
-``>`` and ``/`` of the response (``re.sub(r"\\s*(<|>|/)\\s*", r"\\1", ...)``), which also rewrites the answer
-text (``1 / 2`` → ``1/2``, ``a < b`` → ``a<b``) and accepts ``< / answer >``. We keep the response untouched.
+Deviation from the authors' code under ``rules="g2rpo"``: OneThinker/OpenVLThinkerV2 first delete the
+whitespace around *every* ``<``, ``>`` and ``/`` of the response (``re.sub(r"\\s*(<|>|/)\\s*", r"\\1", ...)``),
+which also rewrites the answer text (``1 / 2`` → ``1/2``, ``a < b`` → ``a<b``) and accepts ``< / answer >``.
+``g2rpo`` keeps the response untouched; ``rules="reference"`` normalises it first
+(:func:`g2rpo.rewards.reference.normalise_tag_spacing`) and then applies this same check.
 As in the authors' lazy regex, the blocks may contain further tags (``<answer>A</answer><answer>B</answer>``
 passes); accuracy grades the first ``<answer>`` block, so a second one earns nothing.
 """

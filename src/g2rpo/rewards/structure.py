@@ -2,8 +2,9 @@
 
 Structure is 0.5 when the answer is well-formed for its type and 0 otherwise (and 0 whenever format is 0;
 that rule lives in :mod:`g2rpo.rewards.compose`). The authors define it only for grounding (their other types
-get 0.5 whenever the format passes); we give every type a definition, so that a well-tagged but empty or
-unreadable answer earns no structure reward:
+get 0.5 whenever the format passes, as ``rules="reference"`` does, :mod:`g2rpo.rewards.reference`); the
+``g2rpo`` rules give every type a definition, so that a well-tagged but empty or unreadable answer earns no
+structure reward:
 
 ================== =====================================================================================
 problem type       well-formed answer
