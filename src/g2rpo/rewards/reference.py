@@ -20,8 +20,10 @@ Deviations, all on inputs the release cannot score or would hang on: a non-strin
 :mod:`g2rpo.metrics.math`'s cost guards refuse (numeric power towers, results of more than
 ``MAX_RESULT_DIGITS`` digits: 0, flagged as a timeout); the symbolic step of
 ``grade_answer`` only evaluates plain arithmetic text (digits, letters, ``+-*/^().`` and spaces, no ``**``)
-— the release hands any text with at most two distinct letters to sympy's ``eval``-based parser; an unknown
-problem type is an error (the release scores it 0). ``open-ended`` accuracy is 0, as released (its ROUGE
+— the release hands any text with at most two distinct letters to sympy's ``eval``-based parser;
+``grade_answer``'s LaTeX-to-text step uses pylatexenc where installed, else a small stand-in; spatial grounding
+needs ``pred_coord == gold_coord`` (the release converts nothing); an unknown problem type is an error (the
+release scores it 0). ``open-ended`` accuracy is 0, as released (its ROUGE
 import is commented out there); ``rules="g2rpo"`` scores it with ROUGE.
 """
 
@@ -129,16 +131,16 @@ _WARM = False
 
 
 def warm_up() -> None:
-    """Import sympy and math-verify and build their parsers once, outside any time limit (a limit that fires
-    during a first import leaves half-initialised modules behind)."""
+    """Import sympy and math-verify and build their parsers once, before the first limited call (a limit that
+    fires during a first import leaves half-initialised modules behind). A pool initializer may call it."""
     global _WARM
     if not _WARM:
         from g2rpo.metrics.math import warm_up as warm_math
 
         warm_math()
-        _WARM = True  # set first: the grading calls below go through _limited → warm_up
         _grade_unlimited("(B)", "B")
         _math_unlimited("$\\frac{1}{2}$", "0.5")
+        _WARM = True
 
 
 # ---------------------------------------------------------------- accuracy per problem type
