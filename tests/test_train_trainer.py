@@ -86,6 +86,7 @@ def make(tiny, out_dir, train_rows, eval_rows=None, **kwargs):
 @pytest.mark.slow
 def test_advantages_and_loss_are_the_recipes(tiny, tmp_path):
     trainer = make(tiny, tmp_path, rows(8), dynamic_filtering=False, entropy_band_coef=0.05, length_shaping="off")
+    assert trainer.task_reward.rules == trainer.args.reward_rules  # the config's reward rules reach the scorer
     trainer.model.train()
     batch = trainer._generate_and_score_completions([r for r in rows(2, offset=1) for _ in range(4)])
     scores = trainer._scored
@@ -154,7 +155,7 @@ def test_train_logs_per_task_metrics_and_resumes_exactly(tiny, tmp_path):
     records = [json.loads(line) for line in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
     train_keys = set().union(*(r for r in records if "train/loss" in r))
     for key in ("train/filter/fraction_filtered", "train/filter/tries", "train/filter/partial_batch",
-                "train/entropy_band/penalty"):
+                "train/entropy_band/penalty", "train/reward/timeouts", "train/reward/failures"):
         assert key in train_keys, key
     tasks = {k.split("/")[1] for k in train_keys if k.endswith("/advantage/mean")}
     assert tasks and tasks <= {"math", "chart", "ocr_document", "general_vqa"}

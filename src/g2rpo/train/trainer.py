@@ -43,7 +43,6 @@ from g2rpo.algo import entropy_band_penalty, filter_groups, make_estimator
 from g2rpo.algo.loss import microbatch_weight
 from g2rpo.errors import UserError
 from g2rpo.io import write_json_atomic
-from g2rpo.rewards import BatchScorer
 from g2rpo.tasks import PROBLEM_TYPES, TASK_FAMILIES, canonical_problem_type
 from g2rpo.train.checks import check_dataset, pad_left
 from g2rpo.train.config import G2RPOConfig
@@ -56,7 +55,7 @@ from g2rpo.train.metrics import (
     truncate_metrics,
 )
 from g2rpo.train.refill import RefillSource, concat_batches, plan_selection, select_rows
-from g2rpo.train.reward import COMPONENTS, TaskReward, completion_text
+from g2rpo.train.reward import COMPONENTS, TaskReward, build_scorer, completion_text
 from g2rpo.train.shaping import EnvelopeTable
 
 logger = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ class G2RPOTrainer(GRPOTrainer):
             args.length_shaping, args.length_envelopes, args.resolved_auto_length_factors()
         )
         self._owns_scorer = scorer is None
-        self.scorer = scorer or BatchScorer(max_workers=args.scorer_workers, timeout_s=args.scorer_timeout_s)
+        self.scorer = scorer or build_scorer(args)
         self.task_reward = TaskReward(
             self.scorer,
             envelopes=self.envelope_table,
@@ -182,6 +181,7 @@ class G2RPOTrainer(GRPOTrainer):
             think_tag=args.think_tag,
             format_weight=args.format_weight,
             length_weight=args.effective_length_weight,
+            rules=args.reward_rules,
         )
         pad_left(kwargs.get("processing_class"))
         callbacks = [*(kwargs.pop("callbacks", None) or []), JsonlMetricsCallback(args.metrics_file)]
@@ -382,7 +382,7 @@ class G2RPOTrainer(GRPOTrainer):
             table.calibrate(both[:, 0], [FAMILIES[int(c)] for c in both[:, 1]])
         scored = self.task_reward.components(
             completions, completion_ids_list, [x["answer"] for x in inputs], problem_types, families,
-            options=[x.get("options") for x in inputs], lengths=lengths,
+            options=[x.get("options") for x in inputs], lengths=lengths, log_metric=self._log_metric,
         )
         tokens = torch.tensor([len(ids) for ids in completion_ids_list], dtype=torch.float32)
         pcodes = torch.tensor([PROBLEM_TYPES.index(p) for p in problem_types], dtype=torch.float32)
