@@ -99,3 +99,31 @@ def test_subclass_overrides_what_it_claims():
     init = source("__init__")
     for attr in ("self._metrics =", '"advantages": deque', "self._tokenizer =", "self.num_generations_eval ="):
         assert attr in init, f"GRPOTrainer.__init__ no longer sets {attr.split('=')[0].strip()}"
+
+
+def test_checkpoint_order_and_run_hooks_the_reliability_rules_rely_on():
+    """G2RPOTrainer writes g2rpo_state.json before calling Trainer._save_checkpoint; that makes every checkpoint
+    complete before older ones are deleted only while the Trainer writes trainer_state.json before rotating."""
+    from transformers import Trainer
+
+    save = inspect.getsource(Trainer._save_checkpoint)
+    assert "save_to_json" in save and "rotate_checkpoints(" in save, "Trainer._save_checkpoint changed"
+    assert save.index("save_to_json") < save.index("rotate_checkpoints("), (
+        "Trainer._save_checkpoint now rotates (deletes old checkpoints) before writing trainer_state.json"
+    )
+    for method, params in (("train", ["self", "resume_from_checkpoint", "trial", "ignore_keys_for_eval"]),
+                           ("evaluate", ["self", "eval_dataset", "ignore_keys", "metric_key_prefix"]),
+                           ("log", ["self", "logs", "start_time"]),
+                           ("_maybe_log_save_evaluate", ["self", "tr_loss", "grad_norm"])):
+        found = list(inspect.signature(getattr(GRPOTrainer, method)).parameters)
+        assert found[: len(params)] == params, f"{method} signature changed: {found} (expected {params}…)"
+        assert method in G2RPOTrainer.__dict__, f"G2RPOTrainer no longer overrides {method}"
+    evaluate = inspect.getsource(Trainer.evaluate)
+    assert 'metric_key_prefix=f"{metric_key_prefix}_{eval_dataset_name}"' in evaluate, (
+        "Trainer.evaluate no longer names each eval set's metrics eval_<name>_…: eval/<name>/… would break"
+    )
+    single = source("_generate_single_turn")
+    assert "generation_config=self.generation_config" in single and "generation_kwargs=self.generation_kwargs" in single, (
+        "_generate_single_turn no longer reads self.generation_config / generation_kwargs: eval_temperature and "
+        "eval_top_p would not apply"
+    )
