@@ -1,7 +1,8 @@
 """Contract tests: the TRL 1.16 internals G2RPOTrainer relies on. A failure names what changed in TRL.
 
 G2RPOTrainer overrides `_calculate_rewards`, `_generate_and_score_completions`, `_compute_loss`,
-`_get_per_token_logps_and_entropies`, `_save_checkpoint` and `_load_optimizer_and_scheduler`, reads
+`_get_per_token_logps_and_entropies`, `_save_checkpoint`, `_load_optimizer_and_scheduler`, `train`, `evaluate`,
+`log` and `_maybe_log_save_evaluate`, reads
 `_metrics`, `_logs["advantages"]`, `_tokenizer`, `num_generations(_eval)`, and maps the recipe's loss onto
 `loss_type="dapo"`, `epsilon`, `epsilon_high`, `delta`, `beta`.
 """

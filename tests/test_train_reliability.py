@@ -244,6 +244,10 @@ def test_validation_has_its_own_sampling_and_one_namespace_per_named_file(tiny, 
         assert steps_of(tmp_path / "metrics.jsonl", f"eval/{name}/loss") == [1, 2]
     assert not any(k.startswith("eval/") and k.split("/")[1] not in ("math", "generalVQA")
                    for r in records for k in r), "an eval metric outside the named namespaces"
+    trainer.args.eval_temperature = 0  # greedy validation
+    with trainer._eval_sampling():
+        assert trainer.generation_config.do_sample is False and trainer.generation_kwargs["do_sample"] is False
+    assert trainer.generation_config.do_sample is True
     trainer.close()
 
 

@@ -16,6 +16,12 @@ token, which equals the dual clip ``min(−min(ρA, clip(ρ)A), −cA)`` for ``A
 :func:`g2rpo.algo.clipped_policy_loss`). TRL's advantage computation still runs inside ``super()`` (it is
 cheap) but its output is replaced, in the training batch and in the completions table.
 
+Run rules (``docs/training.md``): checkpoints are complete (our state written first) before the Trainer deletes
+older ones; ``resume_from_checkpoint: true`` takes the newest complete one and cuts the metrics file back to it;
+a new run refuses an output folder holding another run unless ``overwrite_output_dir``; a NaN/inf loss or
+gradient norm stops the run (:class:`NonFiniteError`); validation samples with ``eval_temperature`` /
+``eval_top_p`` and logs each named eval set under ``eval/<name>/…``.
+
 Shape legend: ``W`` processes, ``L`` rows per process per round, ``G`` rollouts per prompt, ``N = W·L``.
 """
 
