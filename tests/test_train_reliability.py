@@ -121,13 +121,13 @@ def config_default_weighting() -> str:
 def test_threads_default_one_on_small_machines_all_physical_cores_otherwise():
     from g2rpo.train.run import resolve_threads
 
-    assert resolve_threads("auto", {}, cores=(2, 2))[0] == 1
+    assert resolve_threads(0, {}, cores=(2, 2))[0] == 1
     assert resolve_threads("auto", {}, cores=(4, 2))[0] == 1
     assert resolve_threads("auto", {}, cores=(16, 8))[0] == 8
     assert resolve_threads("auto", {"OMP_NUM_THREADS": "3"}, cores=(16, 8))[0] == 3
     assert resolve_threads("auto", {"G2RPO_THREADS": "5", "OMP_NUM_THREADS": "3"}, cores=(16, 8))[0] == 5
     assert resolve_threads(6, {"G2RPO_THREADS": "5"}, cores=(2, 2))[0] == 6
-    with pytest.raises(ConfigError, match="threads='many'"):
+    with pytest.raises(ConfigError, match="threads='many' is not valid"):
         resolve_threads("many", {})
     with pytest.raises(ConfigError, match="G2RPO_THREADS='0'"):
         resolve_threads("auto", {"G2RPO_THREADS": "0"})
@@ -141,7 +141,7 @@ def test_eval_files_and_the_resume_command():
     with pytest.raises(ConfigError, match="eval_file or eval_files"):
         ScriptArguments(model_name_or_path="m", train_file="t", eval_file="v", eval_files={"math": "a"})
     with pytest.raises(ConfigError, match="threads"):
-        ScriptArguments(model_name_or_path="m", train_file="t", threads="-2")
+        ScriptArguments(model_name_or_path="m", train_file="t", threads=-2)
     args.command = ("my run.yaml", ["--max_steps", "8", "--resume_from_checkpoint", "false", "--overwrite_output_dir=1"])
     assert resume_command(args) == "g2rpo train --config 'my run.yaml' --max_steps 8 --resume_from_checkpoint true"
 

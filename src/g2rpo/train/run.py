@@ -57,10 +57,10 @@ class ScriptArguments:
         default="0-1000", metadata={"help": "Grounding box convention in prompts: 0-1000 (Qwen3-VL) or pixels (Qwen2.5-VL)."}
     )
     dtype: str | None = field(default=None, metadata={"help": "Model dtype (bfloat16, float32; default: checkpoint's)."})
-    threads: str = field(
-        default="auto",
-        metadata={"help": "torch CPU threads: a number, or auto (G2RPO_THREADS, else OMP_NUM_THREADS, else 1 thread "
-                  "on a machine with <= 4 cores, all physical cores otherwise)."},
+    threads: int = field(
+        default=0,
+        metadata={"help": "torch CPU threads; 0 = auto: G2RPO_THREADS, else OMP_NUM_THREADS, else 1 thread on a "
+                  "machine with <= 4 usable cores, all physical cores otherwise."},
     )
 
     def __post_init__(self) -> None:
@@ -97,11 +97,11 @@ def _cores() -> tuple[int, int]:
     return logical, min(physical, logical)
 
 
-def resolve_threads(setting: str | int = "auto", environ: Mapping[str, str] | None = None,
+def resolve_threads(setting: str | int = 0, environ: Mapping[str, str] | None = None,
                     cores: tuple[int, int] | None = None) -> tuple[int, str]:
     """The torch thread count for a run and where it came from.
 
-    ``setting`` (the ``threads`` key) wins when it is a number; ``auto`` takes ``G2RPO_THREADS``, then
+    ``setting`` (the ``threads`` key) wins when it is a number >= 1; ``0`` or ``"auto"`` takes ``G2RPO_THREADS``, then
     ``OMP_NUM_THREADS``, then the machine: 1 thread with <= 4 usable cores (a small, shared machine, where a
     second thread made steps 7–14× slower), else every physical core.
     """
@@ -113,10 +113,10 @@ def resolve_threads(setting: str | int = "auto", environ: Mapping[str, str] | No
         except ValueError:
             n = 0
         if n < 1:
-            raise ConfigError(f"{source}={value!r} is not valid; use auto or a whole number of threads >= 1")
+            raise ConfigError(f"{source}={value!r} is not valid; use a whole number of threads >= 1 (threads: 0 = auto)")
         return n
 
-    if str(setting).strip().lower() != "auto":
+    if str(setting).strip().lower() not in ("auto", "0"):
         return number(setting, "threads"), "threads"
     for name in ("G2RPO_THREADS", "OMP_NUM_THREADS"):
         if environ.get(name, "").strip():
@@ -127,7 +127,7 @@ def resolve_threads(setting: str | int = "auto", environ: Mapping[str, str] | No
     return physical, f"auto: {physical} physical cores"
 
 
-def set_threads(setting: str | int = "auto") -> int:
+def set_threads(setting: str | int = 0) -> int:
     """Apply :func:`resolve_threads` to torch (intra-op threads) and log the choice."""
     import torch
 

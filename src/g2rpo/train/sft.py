@@ -61,8 +61,8 @@ class SFTRunConfig:
     """Seed for shuffling and initialisation of any new weights."""
     dtype: str | None = None
     """Model dtype (`float32`, `bfloat16`, …); None: the checkpoint's."""
-    threads: str = "auto"
-    """torch CPU threads: a number, or auto (as `g2rpo train`: see `g2rpo.train.run.resolve_threads`)."""
+    threads: int = 0
+    """torch CPU threads; 0 = auto, as for `g2rpo train` (`g2rpo.train.run.resolve_threads`)."""
 
     def __post_init__(self) -> None:
         from g2rpo.errors import ConfigError
