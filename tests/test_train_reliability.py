@@ -290,3 +290,18 @@ def test_ctrl_c_prints_the_resume_command_which_resumes(tmp_path, monkeypatch, c
     trainer = train_command(shlex.split(message.split("resume with: g2rpo ", 1)[1]))
     assert trainer.state.global_step == 3
     assert steps_of(out / "metrics.jsonl") == [1, 2, 3]
+
+
+def test_parsing_a_config_leaves_the_declared_field_types(tmp_path):
+    import dataclasses
+
+    from g2rpo.train.run import parse_config
+
+    path = tmp_path / "run.yaml"
+    path.write_text(f"model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: {tmp_path}\nreport_to: none\n"
+                    "use_cpu: true\nadvantage_kwargs: {stages: group+task}\n")
+    _, parsed = parse_config(str(path))
+    assert parsed.advantage_kwargs == {"stages": "group+task"}
+    types = {f.name: f.type for f in dataclasses.fields(G2RPOConfig)}
+    # TRL's parser rewrites these in place (to str) unless they are put back: key checks would then refuse dicts
+    assert types["advantage_kwargs"] == "dict | str | None" and types["eval_temperature"] == "float | None"

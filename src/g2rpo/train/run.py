@@ -5,6 +5,7 @@ Kept apart from :mod:`g2rpo.train.cli` so the command module stays import-light.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shlex
@@ -137,6 +138,18 @@ def set_threads(setting: str | int = 0) -> int:
     return n
 
 
+def _parser() -> TrlParser:
+    """TRL's parser for our two dataclasses. Building it rewrites ``Field.type`` of every field in place
+    (``dict | str | None`` becomes ``str``); the annotations are put back so that code reading the dataclasses
+    later (key checks, ``--help``) sees the declared types."""
+    classes = (ScriptArguments, G2RPOConfig)
+    declared = [(f, f.type) for cls in classes for f in dataclasses.fields(cls)]
+    parser = TrlParser(classes)
+    for f, annotation in declared:
+        f.type = annotation
+    return parser
+
+
 def parse_config(path: str, overrides: Sequence[str] = ()) -> tuple[ScriptArguments, G2RPOConfig]:
     """`--config path` plus `--key value` overrides → typed arguments (TRL's `TrlParser`).
 
@@ -144,7 +157,7 @@ def parse_config(path: str, overrides: Sequence[str] = ()) -> tuple[ScriptArgume
     """
     if not Path(path).is_file():
         raise ConfigError(f"no config file at {path}; see recipes/tiny_cpu.yaml for an example")
-    parser = TrlParser((ScriptArguments, G2RPOConfig))
+    parser = _parser()
     try:
         script_args, config = parser.parse_args_and_config(["--config", str(path), *overrides])
     except ConfigError as error:

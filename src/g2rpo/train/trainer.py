@@ -573,6 +573,9 @@ class G2RPOTrainer(GRPOTrainer):
         if self.args.should_save:
             folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
             os.makedirs(folder, exist_ok=True)
+            # a folder left by an earlier attempt at this step must not look complete while it is rewritten
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(folder, TRAINER_STATE))
             write_json_atomic(os.path.join(folder, STATE_FILE), self.g2rpo_state_dict(), indent=1)
             self.args.save_yaml(os.path.join(folder, CONFIG_FILE))
         super()._save_checkpoint(model, trial)
