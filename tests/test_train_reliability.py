@@ -163,7 +163,7 @@ def test_crash_after_rotation_leaves_a_resumable_run_and_no_orphan_rows(tiny, tm
             raise Crash("killed right after the old checkpoint was deleted")
 
     monkeypatch.setattr(transformers.trainer, "rotate_checkpoints", rotate_then_crash)
-    common = {"max_steps": 4, "save_strategy": "steps", "save_steps": 1, "save_total_limit": 1,
+    common = {"max_steps": 3, "save_strategy": "steps", "save_steps": 1, "save_total_limit": 1,
               "dynamic_filtering": False, "length_shaping": "off"}
     out = tmp_path / "run"
     first = make(tiny, out, rows(8), **common)
@@ -174,13 +174,13 @@ def test_crash_after_rotation_leaves_a_resumable_run_and_no_orphan_rows(tiny, tm
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]  # checkpoint-1 was deleted
     # what a run killed later leaves: a row logged after the checkpoint, a torn line, an empty newer folder
     with open(out / "metrics.jsonl", "a") as f:
-        f.write(json.dumps({"step": 3, "train/loss": 9.0}) + "\n" + '{"step": 4, "tr')
+        f.write(json.dumps({"step": 3, "train/loss": 9.0}) + "\n" + '{"step": 3, "tr')
     (out / "checkpoint-9").mkdir()
 
     resumed = make(tiny, out, rows(8), **common)
     resumed.train(resume_from_checkpoint=True)
-    assert resumed.state.global_step == 4
-    assert steps_of(out / "metrics.jsonl") == [1, 2, 3, 4]
+    assert resumed.state.global_step == 3
+    assert steps_of(out / "metrics.jsonl") == [1, 2, 3]
     resumed.close()
 
     # a new run into the same folder is refused; overwrite_output_dir starts clean
@@ -269,7 +269,7 @@ def test_ctrl_c_prints_the_resume_command_which_resumes(tmp_path, monkeypatch, c
     out = tmp_path / "run"
     argv = ["train", "--config", str(recipe), "--output_dir", str(out), "--model_name_or_path", str(tmp_path / "tiny"),
             "--train_file", str(tmp_path / "synth" / "train.jsonl"), "--synth_n_train", "16", "--synth_n_val", "4",
-            "--eval_file", str(tmp_path / "synth" / "val.jsonl"), "--eval_strategy", "no", "--max_steps", "3",
+            "--eval_file", str(tmp_path / "synth" / "val.jsonl"), "--eval_strategy", "no", "--max_steps", "2",
             "--save_steps", "1", "--max_completion_length", "8",
             "--scorer_workers", "0", "--threads", "1"]
     step = G2RPOTrainer.training_step
@@ -288,8 +288,8 @@ def test_ctrl_c_prints_the_resume_command_which_resumes(tmp_path, monkeypatch, c
     assert message.endswith(" --resume_from_checkpoint true")
     monkeypatch.setattr(G2RPOTrainer, "training_step", step)
     trainer = train_command(shlex.split(message.split("resume with: g2rpo ", 1)[1]))
-    assert trainer.state.global_step == 3
-    assert steps_of(out / "metrics.jsonl") == [1, 2, 3]
+    assert trainer.state.global_step == 2
+    assert steps_of(out / "metrics.jsonl") == [1, 2]
 
 
 def test_parsing_a_config_leaves_the_declared_field_types(tmp_path):
