@@ -12,6 +12,7 @@ tied quantiles with Python-level iteration over the segments.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -69,6 +70,7 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread, median of {args.repeats} runs")
     print(f"{'batch':<19} {'g2rpo ms':>8} {'loop ms':>10} {'grpo ms':>10} {'loop/g2rpo':>11} {'g2rpo/grpo':>11}")
+    headline = {}
     for prompts, shuffle in ((512, True), (4096, True), (512, False)):
         r, g, t = make_batch(prompts, 8, 6, shuffle=shuffle)
         assert torch.allclose(g2rpo_advantages(r, g, t), per_group_loop(r, g, t), atol=1e-6)
@@ -81,6 +83,10 @@ def main() -> None:
         layout = "shuffled" if shuffle else "grouped"
         print(f"{prompts:>5} × 8 {layout:<9}{fast * 1e3:>8.2f} {loop * 1e3:>10.1f} {grpo * 1e3:>10.2f} "
               f"{loop / fast:>10.1f}× {fast / grpo:>10.2f}×")
+        tag = f"{prompts}x8_{layout}"
+        headline |= {f"loop_speedup_{tag}": round(loop / fast, 2), f"g2rpo_over_grpo_{tag}": round(fast / grpo, 3),
+                     f"g2rpo_ms_{tag}": round(fast * 1e3, 4)}
+    print(json.dumps(headline))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -61,6 +62,9 @@ def main() -> None:
     print(f"  one at a time        : {args.items / single_s:8.2f} items/s  ({single_s:.2f} s)")
     print(f"  speed-up batched / one at a time: {single_s / batched_s:.2f}x")
     print(f"  greedy outputs identical: {batched == single}")
+    print(json.dumps({"batched_items_per_s": round(args.items / batched_s, 3),
+                      "single_items_per_s": round(args.items / single_s, 3),
+                      "batch_speedup": round(single_s / batched_s, 3), "outputs_identical": batched == single}))
 
 
 if __name__ == "__main__":
