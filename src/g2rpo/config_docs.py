@@ -141,7 +141,12 @@ def format_help(sections: Sequence[Section], *, width: int = 100) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """Text inside a table cell's backticks: only the column bar needs escaping there."""
+    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
 
 
 def render_markdown(sections_by_command: dict[str, list[Section]]) -> str:
@@ -159,7 +164,7 @@ def render_markdown(sections_by_command: dict[str, list[Section]]) -> str:
         out += ["", f"## `{command}`"]
         for section in sections:
             out += ["", f"### {section.title}", "", "| key | type | default | meaning |", "|---|---|---|---|"]
-            out += [f"| `{k.name}` | `{_cell(k.type)}` | `{_cell(k.default)}` | {_cell(k.help)} |" for k in section.keys]
+            out += [f"| `{k.name}` | `{_code(k.type)}` | `{_code(k.default)}` | {_cell(k.help)} |" for k in section.keys]
     return "\n".join(out) + "\n"
 
 
