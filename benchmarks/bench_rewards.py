@@ -1,17 +1,29 @@
-"""Reward scoring throughput: 4,096 mixed responses (512 prompts × 8 rollouts), sequential vs the pool.
+"""Reward scoring throughput: 4,096 mixed responses (512 prompts × 8 rollouts), sequential vs the pool, and
+4,096 hostile math responses (power towers) through the pool.
 
-Run: ``.venv/bin/python benchmarks/bench_rewards.py [--prompts 512] [--group 8] [--workers 2]``.
+Run: ``.venv/bin/python benchmarks/bench_rewards.py [--quick] [--prompts 512] [--group 8] [--workers 2]``.
 
-The batch is generated here (seeded): every prompt has one problem type (the seven verifiers in turn), a gold,
-and 8 responses of realistic shape — a ``<thinking>`` chain whose length follows the task (short for grounding
-and OCR, long for math and general VQA) and an answer that is right, nearly right, wrong, badly formatted or
-missing its tags. Both paths score the identical batch in one run; the pool is timed warm (workers started
-and used once before), as it runs in training, and its start-up is reported separately.
+The mixed batch is generated here (seeded): every prompt has one problem type (the seven verifiers in turn), a
+gold, and 8 responses of realistic shape — a ``<thinking>`` chain whose length follows the task (short for
+grounding and OCR, long for math and general VQA) and an answer that is right, nearly right, wrong, badly
+formatted or missing its tags. Both paths score the identical batch in one run; the pool is timed warm (workers
+started and used on a whole other batch before, as from the second training step on), and its start-up is
+reported separately; the sequential path is warmed on the same other batch. Every score of the pool must
+equal the sequential one.
+
+The hostile batch is ``<thinking>x</thinking><answer>a^a^a^a</answer>``-style math (``9^9^9^9`` and six other
+shapes of exponent towers, huge factorials and powers of sums, with varying numbers), problem type ``math``:
+each must be flagged as timed out and score accuracy 0; the figure is its wall-clock time through the pool.
+
+The last line printed is one JSON object (``pool_speedup``, ``hostile_4096_s``, ``hostile_flagged``, …).
+Targets on 2 idle cores: ``pool_speedup >= 1.7``; the 4,096 hostile responses in < 30 s, all flagged. Other
+processes on the machine lower the speedup: the load averages are printed beside the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import time
@@ -184,61 +196,143 @@ def make_batch(n_prompts: int, group: int, seed: int = 0):
     return responses, golds, problem_types, options
 
 
+HOSTILE_SHAPES = (
+    "{a}^{a}^{a}^{a}",
+    "${a}^{{{a}^{{{a}^{a}}}}}$",
+    "{a}**{a}**{a}**{a}",
+    "$\\boxed{{10^{{10^{{{a}00}}}}}}$",
+    "$({a}^{{{a}}})^{{{a}^{{{a}}}}}$",
+    "$(x+{a})^{{{a}00000}}$",
+    "${a}00000!$",
+)
+
+
+def make_hostile(n: int, seed: int = 1) -> tuple[list[str], list[str], list[str]]:
+    """``n`` hostile math responses (exponent towers and the like, numbers varied) with ordinary golds."""
+    rng = random.Random(seed)
+    responses = []
+    for i in range(n):
+        answer = HOSTILE_SHAPES[i % len(HOSTILE_SHAPES)].format(a=rng.randint(6, 9))
+        responses.append(f"<thinking>x</thinking><answer>{answer}</answer>")
+    return responses, [str(rng.randint(1, 99)) for _ in range(n)], ["math"] * n
+
+
+def _load() -> str:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return " / ".join(f"{x:.1f}" for x in load)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="64 prompts and 512 hostile responses (seconds)")
     parser.add_argument("--prompts", type=int, default=512)
     parser.add_argument("--group", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="pool size (the issue's target is on 2 cores)")
+    parser.add_argument("--hostile", type=int, default=4096, help="hostile math responses")
+    parser.add_argument("--workers", type=int, default=2, help="pool size (the target is on 2 cores)")
     parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (fresh batches); median reported")
     args = parser.parse_args()
+    if args.quick:
+        args.prompts, args.hostile, args.repeats = 64, 512, 3
 
     responses, golds, types, options = make_batch(args.prompts, args.group)
     n = len(responses)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    loads = " / ".join(f"{x:.1f}" for x in load)
-    print(f"machine: {cores} usable cores, load average {loads} (1/5/15 min)")
+    load_start = _load()
+    print(f"machine: {cores} usable cores, load average {load_start} (1/5/15 min)")
     print(
         f"batch: {n} responses ({args.prompts} prompts × {args.group}); problem types: {dict(Counter(types))}"
     )
 
-    with BatchScorer(max_workers=0) as sequential:
-        sequential.score(responses[:64], golds[:64], types[:64], verifier_options=options[:64])  # imports
-        start, cpu_start = time.perf_counter(), time.process_time()
-        expected = sequential.score(responses, golds, types, verifier_options=options)
-        t_seq, cpu_seq = time.perf_counter() - start, time.process_time() - cpu_start
-
+    # Warm-up for both paths: a whole other batch (seed 1) of the same size, as the step before in training
+    # (imports, sympy's cache, memoised stems). Then --repeats rounds, each on a fresh batch (new golds) that
+    # both paths score back to back, so that both see the same load from other processes; the figure is the
+    # median ratio of the rounds.
+    warm = make_batch(args.prompts, args.group, seed=1)
+    hostile, hostile_golds, hostile_types = make_hostile(args.hostile)
     start = time.perf_counter()
-    with BatchScorer(max_workers=args.workers, timeout_s=args.timeout) as pool:
+    rounds: list[tuple[float, float, float, float, float | None]] = []
+    mismatches = n_timeouts = n_failures = 0
+    with BatchScorer(max_workers=args.workers, timeout_s=args.timeout) as pool, BatchScorer(
+        max_workers=0, timeout_s=args.timeout
+    ) as sequential:
         pool.score(responses[:64], golds[:64], types[:64], verifier_options=options[:64])
         t_start = time.perf_counter() - start
-        start, cpu_start, workers_start = time.perf_counter(), time.process_time(), descendants_cpu_seconds()
-        result = pool.score(responses, golds, types, verifier_options=options)
-        t_pool, cpu_parent = time.perf_counter() - start, time.process_time() - cpu_start
-        workers_end = descendants_cpu_seconds()
-        cpu_workers = None if workers_start is None else workers_end - workers_start
-        n_timeouts = pool.n_timeouts
+        pool.score(warm[0], warm[1], warm[2], verifier_options=warm[3])
+        sequential.score(warm[0], warm[1], warm[2], verifier_options=warm[3])
+        for k in range(args.repeats):
+            batch = (responses, golds, types, options) if k == 0 else make_batch(args.prompts, args.group, seed=k + 1)
+            r, g, t, o = batch
+            start, cpu_start = time.perf_counter(), time.process_time()
+            expected = sequential.score(r, g, t, verifier_options=o)
+            t_seq, cpu_seq = time.perf_counter() - start, time.process_time() - cpu_start
+            start, cpu_start, workers_start = time.perf_counter(), time.process_time(), descendants_cpu_seconds()
+            result = pool.score(r, g, t, verifier_options=o)
+            t_pool, cpu_parent = time.perf_counter() - start, time.process_time() - cpu_start
+            workers_end = descendants_cpu_seconds()
+            cpu_workers = None if workers_start is None else workers_end - workers_start
+            rounds.append((t_seq, t_pool, cpu_seq, cpu_parent, cpu_workers))
+            mismatches += sum(a != b for a, b in zip(expected.breakdowns, result.breakdowns, strict=True))
+            n_timeouts += result.n_timeouts + expected.n_timeouts
+            n_failures += result.n_failures + expected.n_failures
+        start = time.perf_counter()
+        attacked = pool.score(hostile, hostile_golds, hostile_types)
+        t_hostile = time.perf_counter() - start
+    load_end = _load()
+    ratios = sorted(seq / pooled for seq, pooled, *_ in rounds)
+    middle = sorted(rounds, key=lambda x: x[0] / x[1])[len(rounds) // 2]
+    t_seq, t_pool, cpu_seq, cpu_parent, cpu_workers = middle
 
-    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    mismatches = sum(
-        a != b
-        for a, b, cut in zip(expected.breakdowns, result.breakdowns, result.timed_out, strict=True)
-        if not cut
-    )
-    mean_overall = sum(b.overall for b in result.breakdowns) / n
+    hostile_flagged = attacked.n_timeouts
+    hostile_scored = sum(b.accuracy > 0 for b in attacked.breakdowns)
+    mean_overall = sum(b.overall for b in result.breakdowns) / len(result.breakdowns)
     workers = "n/a" if cpu_workers is None else f"{cpu_workers:.2f}"
-    print(f"{'path':<28}{'seconds':>10}{'responses/s':>14}{'CPU s (parent + workers)':>28}")
-    print(f"{'sequential (1 process)':<28}{t_seq:>10.2f}{n / t_seq:>14.0f}{f'{cpu_seq:.2f}':>28}")
+    speedup = t_seq / t_pool  # the median round
+    print(f"{'path':<34}{'seconds':>10}{'responses/s':>14}{'CPU s (parent + workers)':>28}")
+    print(f"{'mixed, sequential (1 process)':<34}{t_seq:>10.2f}{n / t_seq:>14.0f}{f'{cpu_seq:.2f}':>28}")
     print(
-        f"{f'pool ({args.workers} workers, warm)':<28}{t_pool:>10.2f}{n / t_pool:>14.0f}"
+        f"{f'mixed, pool ({args.workers} workers, warm)':<34}{t_pool:>10.2f}{n / t_pool:>14.0f}"
         f"{f'{cpu_parent:.2f} + {workers}':>28}"
     )
     print(
-        f"pool / sequential throughput: {t_seq / t_pool:.2f}×   (pool start-up and warm-up: {t_start:.2f} s)"
+        f"{f'hostile math, pool ({args.workers} workers)':<34}{t_hostile:>10.2f}"
+        f"{len(hostile) / t_hostile:>14.0f}{'':>28}"
     )
     print(
-        f"timeouts: {n_timeouts}; pool vs sequential disagreements on non-timed-out items: {mismatches}; "
-        f"mean overall reward {mean_overall:.3f}; load average at the end {load_end:.1f}"
+        f"pool / sequential throughput: {speedup:.2f}× (median round of {len(rounds)}; all: "
+        f"{', '.join(f'{x:.2f}' for x in ratios)})   (pool start-up and warm-up: {t_start:.2f} s)"
+    )
+    print(
+        f"mixed ({len(rounds)} rounds): timeouts {n_timeouts}, failures {n_failures}, pool vs sequential "
+        f"disagreements {mismatches}, mean overall reward {mean_overall:.3f}"
+    )
+    print(
+        f"hostile: {len(hostile)} responses in {t_hostile:.2f} s, {hostile_flagged} flagged as timed out, "
+        f"{attacked.n_failures} failures, {hostile_scored} with accuracy > 0"
+    )
+    print(f"load average at the start {load_start}, at the end {load_end} (1/5/15 min)")
+    print(
+        json.dumps(
+            {
+                "pool_speedup": round(speedup, 3),
+                "pool_speedup_rounds": [round(x, 3) for x in ratios],
+                "sequential_s": round(t_seq, 3),
+                "pool_s": round(t_pool, 3),
+                "pool_start_s": round(t_start, 3),
+                "mixed_n": n,
+                "mixed_mismatches": mismatches,
+                "mixed_timeouts": n_timeouts,
+                "mixed_failures": n_failures,
+                "hostile_n": len(hostile),
+                "hostile_4096_s": round(t_hostile * 4096 / max(len(hostile), 1), 3),
+                "hostile_s": round(t_hostile, 3),
+                "hostile_flagged": hostile_flagged,
+                "workers": args.workers,
+                "cores": cores,
+                "load_start": load_start,
+                "load_end": load_end,
+            }
+        )
     )
 
 

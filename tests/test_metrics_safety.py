@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from g2rpo.metrics import METRICS, compute
 from g2rpo.metrics.extraction import extract_answer, first_answer_block, has_boxed_match, last_boxed_content
-from g2rpo.metrics.math import math_equiv
+from g2rpo.metrics.math import math_equiv, tower_too_costly, tree_too_costly
 from g2rpo.metrics.mathvista import MathVistaGold
 from g2rpo.metrics.mmmu import extract_mmmu_numbers
 from g2rpo.metrics.parsing import strip_code_fence
+from g2rpo.metrics.timeouts import watch_time_limits
 
 CH = {"A": "cat", "B": "dog", "C": "bird", "D": "fish"}
 _MASK = np.zeros((50, 80), dtype=bool)
@@ -144,13 +145,70 @@ def test_timeout_off_main_thread_uses_worker_process() -> None:
         easy = math_equiv("$\\frac{2}{4}$", "0.5")
         results.append((hard, easy, time.monotonic() - start))
 
-    thread = threading.Thread(target=work)
+    def watched() -> None:
+        with watch_time_limits() as log:
+            work()
+        results.append((log.expired,) * 3)
+
+    thread = threading.Thread(target=watched)
     thread.start()
     thread.join(120)
     assert results, "the worker thread did not finish"
     hard, easy, elapsed = results[0]
     assert (hard, easy) == (0.0, 1.0)
     assert elapsed < 60.0
+    assert results[1][0] == 1  # the worker process reported the expired limit back to this thread's watcher
+
+
+def test_expired_math_limits_are_recorded() -> None:
+    # Not refused by the guards ((x+1)^900: exponent below 10^3), so math_equiv's own limit expires.
+    with watch_time_limits() as outer:
+        with watch_time_limits() as log:
+            assert math_equiv("$(x+1)^{900} - (x-1)^{900}$", "$x^2$", timeout_s=0.05) == 0.0
+        assert log.expired == 1
+        with watch_time_limits() as fine:
+            assert math_equiv("$\\frac{2}{4}$", "0.5") == 1.0
+        assert fine.expired == 0
+        assert math_equiv("9^9^9^9", "5") == 0.0  # refused by the tower guard: recorded too
+    assert outer.expired == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "costly"),
+    [
+        ("9^9^9^9", True),  # 9^(9^(9^9)): 9^9^9 alone has ~3.7·10^8 digits
+        ("$9^{9^{9^9}}$", True),
+        ("9**9**9", True),  # 9^387420489: 3.7·10^8 digits
+        ("$2^{2^{2^{2^{2^{2}}}}}$", True),  # 2^65536 has 19,729 digits; 2^(2^65536) does not fit anywhere
+        ("2^2^2^2^2", False),  # 2^65536: 19,729 digits, under 10^5
+        ("$3^{3^3}$", False),  # 3^27 = 7625597484987
+        ("$10^{100001}$", True),  # 100,002 digits
+        ("$10^{99998}$", False),  # 99,999 digits
+        ("$2^{10} + 1$", False),
+        ("$x^{2^{100}}$", False),  # no numeric base: nothing for sympy to compute
+        ("0.5^{9^9}", False),  # a base below 1 stays small
+        ("0.5^{9^{9^9}}", True),  # …but its exponent 9^(9^9) alone has 3.7·10^8 digits
+    ],
+)
+def test_power_tower_guard(text: str, costly: bool) -> None:
+    assert tower_too_costly(text) is costly
+
+
+@pytest.mark.parametrize(
+    ("text", "costly"),
+    [
+        ("$(9^{9})^{9^{9}}$", True),  # (9^9)^(387420489): 3.4·10^9 digits
+        ("$100000!$", True),  # 456,574 digits
+        ("$1000!$", False),  # 2,568 digits
+        ("$(x+1)^{100000}$", True),  # a 100,001-term expansion
+        ("$x^{100000}$", False),  # a single symbol: sympy keeps the power
+        ("$\\frac{1}{2}$", False),
+    ],
+)
+def test_parsed_tree_guard(text: str, costly: bool) -> None:
+    from math_verify import parse
+
+    assert tree_too_costly(parse(text, parsing_timeout=None)) is costly
 
 
 # ---------------------------------------------------------------- extraction properties (slow references)

@@ -273,4 +273,8 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
-    _serve()
+    # Serve from the importable module, not this ``__main__`` copy: the sandboxed functions record expiries
+    # in ``g2rpo.metrics.timeouts``'s watchers, which must be the ones the replies read.
+    from g2rpo.metrics.timeouts import _serve as serve
+
+    serve()
