@@ -73,7 +73,7 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
     path.write_text("model_name_or_path: m\nlearning_rate: [1e-5\nmax_steps: 3\n")
     err = _fails(["train", "--config", str(path)], capsys)
     # the unclosed flow sequence opened on line 2 is noticed where the next key starts (line 3, column 10)
-    assert f"{path}:3:" in err and "YAML syntax error" in err
+    assert f"{path}:3:10: YAML syntax error" in err and "started on line 2" in err
 
 
 def test_model_path_that_does_not_exist(tmp_path, capsys):

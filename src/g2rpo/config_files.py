@@ -52,6 +52,9 @@ def load_yaml_mapping(path: str | os.PathLike[str], *, example: str = "recipes/t
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        context, start = getattr(err, "context", None), getattr(err, "context_mark", None)
+        if context and start is not None and mark is not None and start.line != mark.line:
+            problem += f" ({context} started on line {start.line + 1})"
         raise ConfigError(f"{where}: YAML syntax error: {problem}; fix that line (keys are `name: value`)") from err
     if values is None:
         values = {}
