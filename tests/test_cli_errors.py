@@ -141,3 +141,21 @@ def test_debug_flag_and_environment_show_the_traceback(tmp_path, monkeypatch):
 def test_unknown_recipe_suggests_the_closest(tmp_path, capsys):
     err = _fails(["recipes", "copy", "tiny_cpo", str(tmp_path)], capsys)
     assert "did you mean tiny_cpu.yaml?" in err
+
+
+def test_bad_synth_size_is_one_line(tmp_path, capsys):
+    err = _fails(["data", "synth", "--out", str(tmp_path), "--image-size", "50", "--quiet"], capsys)
+    assert "image_size must be a multiple of 32" in err
+
+
+def test_hub_errors_are_mapped_to_one_line(monkeypatch, capsys):
+    from huggingface_hub.errors import HFValidationError
+
+    from g2rpo.examples import worked
+
+    def bad_repo(args):
+        raise HFValidationError("Repo id must be in the form 'repo_name' or 'namespace/repo_name': '/x/y/z'.")
+
+    monkeypatch.setattr(worked, "main", bad_repo)
+    err = _fails(["examples"], capsys)
+    assert "neither a local folder nor reachable on the Hugging Face Hub" in err and "'/x/y/z'" in err

@@ -39,8 +39,9 @@ def main(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     except ValueError as err:
-        print(f"g2rpo data synth: {err}")
-        return 2
+        from g2rpo.errors import UserError
+
+        raise UserError(str(err)) from err
     table = Table(title=f"synthetic data in {result.root}")
     table.add_column("task family")
     for split in result.counts:
