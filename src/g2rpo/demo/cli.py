@@ -6,10 +6,23 @@ pipeline's own (`g2rpo demo --help`); the two recipes default to the shipped one
 
 from __future__ import annotations
 
+import argparse
+from types import SimpleNamespace
+from unittest.mock import patch
+
+from g2rpo.cli import Parser
+
 HELP = "Run the end-to-end demo (synthetic data, tiny model, SFT, G2RPO RL, report.html) on CPU in minutes."
 
 PASSTHROUGH = True
 """The pipeline parses its own flags (`g2rpo.demo.pipeline.parse_args`)."""
+
+
+class DemoParser(Parser):
+    """The pipeline's parser under the name `g2rpo demo`, with the one-line errors of every command."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "prog": "g2rpo demo"})
 
 
 def main(argv: list[str]) -> int:
@@ -21,4 +34,8 @@ def main(argv: list[str]) -> int:
     for flag, name in (("--sft-config", "demo_sft.yaml"), ("--rl-config", "demo_rl.yaml")):
         if flag not in given and not (pipeline.REPO_RECIPES / name).is_file():
             argv += [flag, str(recipes_dir() / name)]
-    return int(pipeline.main(argv) or 0)
+    # the pipeline's own module sees DemoParser as argparse.ArgumentParser, only while its flags are parsed
+    with patch.object(pipeline, "argparse", SimpleNamespace(**{**vars(argparse), "ArgumentParser": DemoParser})):
+        config = pipeline.parse_args(argv)
+    pipeline.run_demo(config)
+    return 0
