@@ -1,10 +1,13 @@
-"""`g2rpo data synth --out DIR [--n-train N --n-val M --seed S --image-size PX]`."""
+"""`g2rpo data synth --out DIR [...]` and `g2rpo data check [--data-root DIR] [--train-file F --image-root R]`."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "Data tools: `synth` writes the synthetic six-task visual data set (JSONL + PNG images)."
+HELP = (
+    "Data tools: `synth` writes the synthetic six-task visual data set; `check` validates a benchmark folder "
+    "and a training file and reports what is missing."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,9 +24,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
     synth.add_argument("--image-size", type=int, default=128, help="image side in pixels (default 128)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    check = sub.add_parser(
+        "check",
+        help="validate a benchmark folder (VLMEvalKit TSVs) and/or a training file; report what is missing",
+        description="Load every benchmark under --data-root and every record of --train-file with the loaders "
+        "eval and train use; print what is present, missing or invalid. Exit status 1 if anything is.",
+    )
+    check.add_argument("--data-root", help="folder of benchmark files (<NAME>.tsv, … as VLMEvalKit's LMUData)")
+    check.add_argument(
+        "--benchmarks", default="", help="comma-separated benchmark names (default: all 18)"
+    )
+    check.add_argument("--train-file", help="training records in the authors' schema (JSON, JSONL, parquet)")
+    check.add_argument("--image-root", help="folder the training records' image paths are relative to")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.data_command == "check":
+        return _check(args)
     from rich.console import Console
     from rich.table import Table
 
@@ -51,3 +68,42 @@ def main(args: argparse.Namespace) -> int:
         table.add_row(task, *(str(result.counts[s].get(task, 0)) for s in result.counts))
     Console().print(table)
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from g2rpo.data.check import check_benchmarks, check_training
+    from g2rpo.errors import UserError
+
+    if not args.data_root and not args.train_file:
+        raise UserError("g2rpo data check: give --data-root (benchmarks) and/or --train-file (training records)")
+    console, problems = Console(), 0
+    if args.data_root:
+        names = [n.strip() for n in args.benchmarks.split(",") if n.strip()] or None
+        table = Table(title=f"benchmarks under {args.data_root}")
+        for column in ("benchmark", "status", "items", "bad images", "file / what to do"):
+            table.add_column(column, justify="right" if column in ("items", "bad images") else "left")
+        for c in check_benchmarks(args.data_root, names):
+            problems += c.status != "ok"
+            style = {"ok": "green", "missing": "yellow", "invalid": "red"}[c.status]
+            detail = c.source if c.status == "ok" else c.message
+            table.add_row(c.name, f"[{style}]{c.status}[/]", str(c.n_items), str(c.n_image_errors), detail)
+        console.print(table)
+    if args.train_file:
+        result = check_training(args.train_file, args.image_root)
+        problems += not result.ok
+        table = Table(title=f"training records in {result.path}")
+        table.add_column("task family")
+        table.add_column("records", justify="right")
+        for family, n in result.per_family.items():
+            table.add_row(family, str(n))
+        for field_name, n in result.invalid_fields.items():
+            table.add_row(f"[red]invalid: {field_name}[/]", str(n))
+        console.print(table)
+        if result.first_error:
+            console.print(f"first invalid record: {result.first_error}", markup=False)
+    console.print("all present and valid" if not problems else f"{problems} problem(s) found")
+    return 1 if problems else 0
+
