@@ -138,3 +138,24 @@ def test_reference_generator_reads_both_doc_styles():
     md = render_markdown({"g2rpo x": [Section("All", tuple(docs.values()))]})
     assert "| `inherited` | `int` | `3` | From the parent \\| with a bar. |" in md
     assert "| `own` | `str` | `'x'` | Documented &lt;under> the field. |" in md
+
+
+def test_every_flag_of_every_command_has_help():
+    import argparse
+    import importlib
+
+    from g2rpo.cli import build_parser
+
+    parser = build_parser({name: importlib.import_module(path) for name, path in COMMANDS.items()})
+    undocumented = []
+
+    def walk(p: argparse.ArgumentParser, name: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    walk(sub, f"{name} {sub_name}")
+            elif not action.help and action.dest != "help":
+                undocumented.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(parser, "g2rpo")
+    assert not undocumented

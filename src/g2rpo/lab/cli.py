@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prompts per step (default %(default)s)")
     parser.add_argument("--group-size", type=int, default=_DEFAULTS.group_size,
                         help="rollouts per prompt (default %(default)s)")
-    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=_DEFAULTS.optimizer)
+    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=_DEFAULTS.optimizer,
+                        help="update rule of the simulated policy (default %(default)s)")
     parser.add_argument("--lr", type=float, default=None,
                         help=f"learning rate (default per optimiser: {', '.join(f'{k} {v}' for k, v in DEFAULT_LR.items())})")
     parser.add_argument("--max-grad-norm", type=float, default=None, help="clip the gradient norm (default off)")
