@@ -48,8 +48,9 @@ def math_equivalence(prediction: str, gold: str) -> float:
     """1 if ``math_verify.verify(parse(gold), parse(prediction))``, under a hard time limit (default 3 s).
 
     The metric ``math_equiv`` (:func:`g2rpo.metrics.math.math_equiv`): SIGALRM-limited in the scoring
-    process's main thread, a killable helper process elsewhere; the batch scorer's per-item limit is a
-    second backstop.
+    process's main thread, a killable helper process elsewhere, and numeric power towers or huge exact powers
+    refused before sympy sees them; the batch scorer's per-item limit is a second backstop. An expired limit
+    or a refusal scores 0 here, and the batch scorer flags the item as timed out.
     """
     return math_equiv(prediction, gold)
 
