@@ -159,3 +159,8 @@ def test_hub_errors_are_mapped_to_one_line(monkeypatch, capsys):
     monkeypatch.setattr(worked, "main", bad_repo)
     err = _fails(["examples"], capsys)
     assert "neither a local folder nor reachable on the Hugging Face Hub" in err and "'/x/y/z'" in err
+
+
+def test_missing_recipe_path_suggests_the_shipped_one(capsys):
+    err = _fails(["train", "--config", "recipes/tiny_cpu.yml"], capsys)
+    assert "no config file at recipes/tiny_cpu.yml: did you mean recipes/tiny_cpu.yaml?" in err

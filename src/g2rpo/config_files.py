@@ -40,6 +40,11 @@ def load_yaml_mapping(path: str | os.PathLike[str], *, example: str = "recipes/t
     path = Path(path)
     if not path.is_file():
         hint = "it is a folder; pass the YAML file inside it" if path.is_dir() else f"see {example} for an example"
+        if path.parts and path.parts[0] == "recipes" and not path.is_dir():
+            from g2rpo.recipes import list_recipes
+
+            close = did_you_mean(Path(*path.parts[1:]).as_posix(), list_recipes(), prefix="recipes/")
+            hint = f"{close.removeprefix('; ')}" if close else hint
         raise ConfigError(f"no config file at {path}: {hint} (`g2rpo recipes list` shows the shipped ones)")
     try:
         text = path.read_text(encoding="utf-8")
