@@ -164,3 +164,15 @@ def test_hub_errors_are_mapped_to_one_line(monkeypatch, capsys):
 def test_missing_recipe_path_suggests_the_shipped_one(capsys):
     err = _fails(["train", "--config", "recipes/tiny_cpu.yml"], capsys)
     assert "no config file at recipes/tiny_cpu.yml: did you mean recipes/tiny_cpu.yaml?" in err
+
+
+def test_ctrl_c_during_eval_says_how_to_resume(monkeypatch, capsys):
+    from g2rpo.evaluation import cli_eval
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_eval, "main", interrupted)
+    assert main(["eval", "--model", "m", "--benchmarks", "MMStar", "--data-root", "d"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run the same command again to resume" in err[0]

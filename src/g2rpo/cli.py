@@ -42,6 +42,11 @@ COMMANDS: dict[str, str] = {
 }
 """Sub-command name → module path. One line here is all a new command needs."""
 
+INTERRUPT_HINTS = {
+    "eval": "the predictions made so far are cached; run the same command again to resume",
+}
+"""What to say after Ctrl-C (`g2rpo train` prints its own resume command)."""
+
 USAGE_ERROR = 2
 """Exit status of every user error (bad flag, bad config, missing file), as argparse uses."""
 
@@ -201,7 +206,8 @@ def _main(argv: list[str], debug: bool) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        _report(requested, "interrupted")
+        hint = INTERRUPT_HINTS.get(requested or "", "")
+        _report(requested, f"interrupted{'; ' + hint if hint else ''}")
         return 130
     except Exception as err:
         message = _library_message(err)
