@@ -78,7 +78,7 @@ def _check(args: argparse.Namespace) -> int:
     from g2rpo.errors import UserError
 
     if not args.data_root and not args.train_file:
-        raise UserError("g2rpo data check: give --data-root (benchmarks) and/or --train-file (training records)")
+        raise UserError("data check: give --data-root (benchmarks) and/or --train-file (training records)")
     console, problems = Console(), 0
     if args.data_root:
         names = [n.strip() for n in args.benchmarks.split(",") if n.strip()] or None
