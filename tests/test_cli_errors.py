@@ -176,3 +176,11 @@ def test_ctrl_c_during_eval_says_how_to_resume(monkeypatch, capsys):
     assert main(["eval", "--model", "m", "--benchmarks", "MMStar", "--data-root", "d"]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "run the same command again to resume" in err[0]
+
+
+def test_sft_model_path_that_does_not_exist(tmp_path, capsys):
+    path = _sft_yaml(tmp_path)
+    err = _fails(["sft", "--config", str(path)], capsys)
+    assert f"{path}:1: model: no model folder at '{tmp_path / 'model'}'" in err
+    err = _fails(["sft", "--config", str(path), "--model", str(tmp_path / "other")], capsys)
+    assert f"--model: no model folder at '{tmp_path / 'other'}'" in err

@@ -72,8 +72,17 @@ def main(args: argparse.Namespace) -> int:
     from g2rpo.config_files import check_model_reference
     from g2rpo.train.sft import run_sft
 
-    config = load_config(args.config, getattr(args, "overrides", []), args.set)
-    check_model_reference(config.model, where=str(args.config), key="model")
+    overrides = list(getattr(args, "overrides", []))
+    config = load_config(args.config, overrides, args.set)
+    given_on_command_line = any(t.split("=")[0] in {"--model"} for t in overrides) or any(
+        s.partition("=")[0].strip() == "model" for s in args.set)
+    if given_on_command_line:
+        check_model_reference(config.model, where="--model", key="model")
+    else:
+        from g2rpo.config_files import load_yaml_mapping
+        from g2rpo.recipes import resolve
+
+        check_model_reference(config.model, where=load_yaml_mapping(resolve(args.config)).where("model"), key="model")
     out = run_sft(config)
     print(f"saved the fine-tuned model to {out}")
     return 0
