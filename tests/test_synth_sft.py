@@ -42,4 +42,4 @@ def test_dataset_rows_pair_the_rl_prompt_with_the_reasoning_target(tmp_path):
         assert user[1]["text"] == build_prompt(record).replace("<image>", "").strip()
         target = row["completion"][0]["content"][0]["text"]
         assert target == f"<thinking>{record.extra['reasoning']}</thinking><answer>{record.answer}</answer>"
-        assert len(row["images"]) == 1 and row["images"][0].size == (128, 128)
+        assert len(row["images"]) == 1 and row["images"][0].size == (96, 96)

@@ -1,5 +1,10 @@
 """PIL drawing primitives for the synthetic data set (`g2rpo.data.synth`).
 
+The images are a grid of cells matched to the vision tower's token grid: a cell is `CELL` = 32 px, exactly the
+area of one image token of the tiny Qwen3-VL (16-px patches merged 2 × 2), so what a cell holds is what one
+image token sees. A 96-px image is a 3 × 3 grid (9 image tokens). Shapes, glyphs and bars are large, flat and
+centred in their cells; shapes are drawn without anti-aliasing, so every shape is exactly one RGB colour.
+
 Every function here is pure: the same arguments draw the same pixels. Randomness lives in the caller, which
 passes a seeded `random.Random`; geometry is returned alongside the image so that the answer of a question is
 computed from exactly what was drawn.
@@ -7,11 +12,13 @@ computed from exactly what was drawn.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
+
+CELL = 32
+"""Cell side in pixels: one image token of the tiny Qwen3-VL (patch 16 × spatial merge 2)."""
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
@@ -25,6 +32,9 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 
 SHAPE_KINDS: tuple[str, ...] = ("circle", "square", "triangle")
 """Shape names used in questions."""
+
+SIDES: dict[str, int] = {"large": CELL - 4, "small": CELL - 12}
+"""Shape side (px) per size word; a shape is centred in its cell."""
 
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
@@ -44,39 +54,27 @@ class Shape:
         return (x1 + x2) / 2, (y1 + y2) / 2
 
 
+def grid_size(size: int) -> int:
+    """Cells per side of a `size`-px image; `size` must be a multiple of `CELL` with at least 3 cells."""
+    if size % CELL or size < 3 * CELL:
+        raise ValueError(
+            f"image_size must be a multiple of {CELL} px and at least {3 * CELL} (got {size}): one cell per "
+            "image token"
+        )
+    return size // CELL
+
+
+def cell_box(row: int, col: int, side: int) -> tuple[int, int, int, int]:
+    """The pixel box of a `side`-px square centred in cell (`row`, `col`)."""
+    x1 = col * CELL + (CELL - side) // 2
+    y1 = row * CELL + (CELL - side) // 2
+    return (x1, y1, x1 + side, y1 + side)
+
+
 @lru_cache(maxsize=16)
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's bundled font at `size` px (no font file needed, so images are identical on every machine)."""
     return ImageFont.load_default(size=size)
-
-
-def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int], margin: int) -> bool:
-    return not (
-        a[2] + margin <= b[0] or b[2] + margin <= a[0] or a[3] + margin <= b[1] or b[3] + margin <= a[1]
-    )
-
-
-def place_boxes(
-    rng: random.Random, size: int, n: int, *, min_side: int, max_side: int, margin: int = 4, tries: int = 500
-) -> list[tuple[int, int, int, int]]:
-    """`n` square, non-overlapping pixel boxes inside a `size`×`size` canvas (rejection sampling).
-
-    Boxes are at least `margin` px apart and from the border. Raises `ValueError` when `n` boxes do not fit
-    in `tries` attempts (the canvas is too small for the requested sides).
-    """
-    boxes: list[tuple[int, int, int, int]] = []
-    for _ in range(tries):
-        if len(boxes) == n:
-            break
-        side = rng.randint(min_side, max_side)
-        x1 = rng.randint(margin, size - margin - side)
-        y1 = rng.randint(margin, size - margin - side)
-        box = (x1, y1, x1 + side, y1 + side)
-        if all(not _overlaps(box, other, margin) for other in boxes):
-            boxes.append(box)
-    if len(boxes) < n:
-        raise ValueError(f"could not place {n} boxes of side {min_side}-{max_side} px on a {size} px canvas")
-    return boxes
 
 
 def draw_shapes(size: int, shapes: list[Shape]) -> Image.Image:
@@ -97,42 +95,26 @@ def draw_shapes(size: int, shapes: list[Shape]) -> Image.Image:
     return image
 
 
-def draw_text(size: int, lines: list[str], *, font_size: int) -> Image.Image:
-    """Dark text lines centred on a white `size`×`size` image; raises `ValueError` if a line does not fit."""
+def draw_glyphs(size: int, glyphs: dict[tuple[int, int], str]) -> Image.Image:
+    """Dark characters, one per cell (`(row, col)` → character), each centred in its cell on white."""
     image = Image.new("RGB", (size, size), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    face = font(font_size)
-    heights = [draw.textbbox((0, 0), line, font=face)[3] for line in lines]
-    gap = font_size // 3
-    y = (size - sum(heights) - gap * (len(lines) - 1)) // 2
-    for line, height in zip(lines, heights, strict=True):
-        left, _, right, _ = draw.textbbox((0, 0), line, font=face)
-        if right - left > size - 4:
-            raise ValueError(f"text {line!r} is wider than the {size} px image at {font_size} px")
-        draw.text(((size - (right - left)) // 2 - left, y), line, fill=INK, font=face)
-        y += height + gap
+    face = font(CELL - 6)
+    for (row, col), char in glyphs.items():
+        left, top, right, bottom = draw.textbbox((0, 0), char, font=face, stroke_width=1)
+        x = col * CELL + (CELL - (right - left)) / 2 - left
+        y = row * CELL + (CELL - (bottom - top)) / 2 - top
+        draw.text((x, y), char, fill=INK, font=face, stroke_width=1, stroke_fill=INK)
     return image
 
 
-def draw_bar_chart(size: int, labels: list[str], values: list[int], *, max_value: int) -> Image.Image:
-    """A vertical bar chart: one bar per label, its value printed above it, labels under the axis.
-
-    Bar heights are linear in value, 0 at the axis and `max_value` at the top of the plot area.
-    """
+def draw_bars(size: int, colours: list[str], values: list[int], *, unit: int) -> Image.Image:
+    """A bar chart: bar `i` fills column `i`'s cell width (less 4 px a side) from the bottom, `values[i]·unit`
+    px tall, in `COLOURS[colours[i]]`. No axes or labels: the bars are the only ink."""
     image = Image.new("RGB", (size, size), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    label_font = font(max(8, size // 10))
-    top, bottom, left, right = size // 8, size - size // 6, size // 10, size - size // 20
-    draw.line((left, bottom, right, bottom), fill=INK, width=1)
-    draw.line((left, top, left, bottom), fill=INK, width=1)
-    slot = (right - left) / len(labels)
-    colours = list(COLOURS.values())
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        x1 = round(left + slot * i + slot * 0.2)
-        x2 = round(left + slot * (i + 1) - slot * 0.2)
-        y1 = round(bottom - (bottom - top) * value / max_value)
-        draw.rectangle((x1, y1, x2, bottom - 1), fill=colours[i % len(colours)])
-        for text, y in ((str(value), y1 - size // 10 - 1), (label, bottom + 2)):
-            width = draw.textlength(text, font=label_font)
-            draw.text(((x1 + x2 - width) / 2, y), text, fill=INK, font=label_font)
+    for i, (colour, value) in enumerate(zip(colours, values, strict=True)):
+        if not 0 < value * unit <= size:
+            raise ValueError(f"bar value {value} × {unit} px does not fit a {size} px image")
+        draw.rectangle((i * CELL + 4, size - value * unit, (i + 1) * CELL - 5, size - 1), fill=COLOURS[colour])
     return image

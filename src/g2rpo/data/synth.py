@@ -1,23 +1,31 @@
 """A synthetic multi-task visual data set in the authors' record schema (`g2rpo data synth`).
 
-Ten question generators cover the six task families of the recipe (§2) and their problem types:
+The world is a grid of 32-px cells (`g2rpo.data.render`): a 96-px image is 3 × 3 cells, one cell per image
+token of the tiny Qwen3-VL, and each cell holds at most one large flat object (a coloured shape, a dark
+character, or a bar). A tiny vision tower can tell what each of its tokens shows, and the decoder can answer
+by finding the right token; the questions cannot be answered without the image (a blank image leaves only the
+prior over answers). Ten question generators cover the six task families of the recipe (§2) and their
+problem types:
 
 | task family | generator | problem type | question |
 |---|---|---|---|
 | spatial_grounding | `grounding/box` | spatial grounding | box of a named shape, 0–1000 coordinates |
-| spatial_reasoning | `spatial/relation` | multiple choice | is shape A left of / right of / above / below B |
-| spatial_reasoning | `spatial/count` | numerical | how many shapes of a kind |
-| spatial_reasoning | `spatial/distance` | regression | distance between two centres, 0–1000 units |
+| spatial_reasoning | `spatial/relation` | multiple choice | is the shape left of / right of / above / below the centre |
+| spatial_reasoning | `spatial/count` | numerical | how many shapes |
+| spatial_reasoning | `spatial/distance` | regression | distance from the top-left corner to the shape's centre, 0–1000 units |
 | general_vqa | `vqa/colour`, `vqa/shape` | multiple choice | colour of a shape / shape of a colour |
-| math | `math/arithmetic` | math | value of a sum/difference of digits drawn in the image |
+| math | `math/arithmetic` | math | value of `a + b` or `a - b` drawn as characters in the middle row |
 | chart | `chart/tallest` | multiple choice | which bar of a bar chart is tallest |
-| chart | `chart/value` | numerical | the value of a named bar |
-| ocr_document | `ocr/words` | ocr | read the rendered words |
+| chart | `chart/value` | numerical | the value of the bar of a named colour |
+| ocr_document | `ocr/words` | ocr | read the three-letter words drawn one per row |
 
 Every answer is computed from the geometry that was drawn, so it is correct by construction. Each record also
 carries `reasoning`: a short correct chain of thought, the target of the cold-start SFT stage
-(`<thinking>{reasoning}</thinking><answer>{answer}</answer>`). Reasoning strings are longer for the
-reasoning-centric families and shorter for the vision-centric ones, mirroring the recipe's length bands (§5).
+(`<thinking>{reasoning}</thinking><answer>{answer}</answer>`). **Length modes:** two families have two ways
+of reasoning, drawn per record, so that the SFT model puts them outside their length bands on purpose and RL
+has something to choose from (recipe §5): grounding, a vision-centric family, reasons at length in 3 of 4
+records (a scan of every object) and briefly in 1 of 4; math, a reasoning-centric family, is terse in 3 of 4
+records (`7 + 5 = 12.`) and explains its steps in 1 of 4. The other families have one mode.
 
 Determinism: record `i` of split `s` is drawn from `random.Random(f"g2rpo-synth:{seed}:{s}:{i}")` (string seeds
 are hashed with SHA-512 by `random`, so the stream is identical across machines and Python versions). Task
@@ -37,26 +45,39 @@ from dataclasses import dataclass
 from PIL import Image
 
 from g2rpo.data.render import (
+    CELL,
     COLOURS,
     SHAPE_KINDS,
+    SIDES,
     Shape,
-    draw_bar_chart,
+    cell_box,
+    draw_bars,
+    draw_glyphs,
     draw_shapes,
-    draw_text,
-    place_boxes,
+    grid_size,
 )
 from g2rpo.tasks import TASK_FAMILIES
 
 TASKS: tuple[str, ...] = tuple(TASK_FAMILIES)
 """The six task families (`g2rpo.tasks`), in the order records cycle through them."""
 
+DEFAULT_IMAGE_SIZE = 96
+"""Image side in pixels: 3 × 3 cells of 32 px, i.e. 9 image tokens of the tiny Qwen3-VL."""
+
 LETTERS = "ABCDEFGH"
 WORDS: tuple[str, ...] = (
-    "apple", "river", "stone", "cloud", "green", "paper", "light", "table", "music", "ocean",
-    "plant", "house", "bread", "chair", "dream", "field", "glass", "heart", "lemon", "night",
-    "north", "piano", "radio", "sugar", "tiger", "train", "water", "zebra", "model", "vision",
+    "cat", "dog", "sun", "box", "red", "map", "pen", "cup",
+    "hat", "bus", "key", "jar", "fox", "owl", "web", "zip",
 )  # fmt: skip
-BAR_LABELS: tuple[str, ...] = ("ant", "bee", "cat", "dog", "elk", "fox")
+"""Words of the OCR family: three letters each, drawn one letter per cell in capitals."""
+
+LONG_GROUNDING = 0.75
+"""Share of grounding records whose reasoning scans every object (else one sentence)."""
+LONG_MATH = 0.25
+"""Share of math records whose reasoning explains each step (else the bare equation)."""
+
+ROW_NAMES = ("top", "middle", "bottom")
+COL_NAMES = ("left", "centre", "right")
 
 
 @dataclass(frozen=True)
@@ -89,12 +110,26 @@ def _name(shape: Shape) -> str:
     return f"{shape.colour} {shape.kind}"
 
 
-def _distinct_shapes(rng: random.Random, size: int, n: int, *, min_side: int, max_side: int) -> list[Shape]:
-    """`n` non-overlapping shapes whose kinds are all different and colours all different (unique names)."""
-    kinds = rng.sample(SHAPE_KINDS, n)
-    colours = rng.sample(sorted(COLOURS), n)
-    boxes = place_boxes(rng, size, n, min_side=min_side, max_side=max_side)
-    return [Shape(k, c, b) for k, c, b in zip(kinds, colours, boxes, strict=True)]
+def _where(shape: Shape) -> str:
+    """`row 2, column 3` (1-based) of the cell a shape is centred in."""
+    x, y = shape.centre
+    return f"row {int(y // CELL) + 1}, column {int(x // CELL) + 1}"
+
+
+def _cells(rng: random.Random, n: int, k: int) -> list[tuple[int, int]]:
+    """`k` distinct cells of an `n` × `n` grid, in random order."""
+    return rng.sample([(r, c) for r in range(n) for c in range(n)], k)
+
+
+def _shapes(rng: random.Random, size: int, k: int, *, cells=None, big_only: bool = False) -> list[Shape]:
+    """`k` shapes in distinct cells with distinct colours (so `colour kind` names one shape); random kinds."""
+    cells = cells or _cells(rng, grid_size(size), k)
+    colours = rng.sample(sorted(COLOURS), k)
+    out = []
+    for (row, col), colour in zip(cells, colours, strict=True):
+        side = SIDES["large"] if big_only else SIDES[rng.choice(sorted(SIDES))]
+        out.append(Shape(rng.choice(SHAPE_KINDS), colour, cell_box(row, col, side)))
+    return out
 
 
 def _choices(correct: str, pool: list[str], n: int, rng: random.Random) -> tuple[tuple[str, ...], str]:
@@ -105,95 +140,93 @@ def _choices(correct: str, pool: list[str], n: int, rng: random.Random) -> tuple
 
 
 def gen_grounding_box(rng: random.Random, size: int) -> SynthSample:
-    shapes = _distinct_shapes(rng, size, rng.randint(2, 3), min_side=size // 6, max_side=size // 3)
-    target = rng.choice(shapes)
+    shapes = _shapes(rng, size, rng.randint(1, 2))
+    target = shapes[0]
     box = [_norm(v, size) for v in target.box]
+    big = "large" if target.box[2] - target.box[0] == SIDES["large"] else "small"
+    if rng.random() < LONG_GROUNDING:
+        scan = "; ".join(f"{_name(s)} in {_where(s)}" for s in sorted(shapes, key=lambda s: s.box[::-1]))
+        reasoning = (
+            f"I scan the grid cell by cell and find {len(shapes)} object(s): {scan}. The {_name(target)} "
+            f"is the {big} shape in {_where(target)}, so its box runs from x {box[0]} to {box[2]} "
+            f"and from y {box[1]} to {box[3]}."
+        )
+    else:
+        reasoning = f"The {_name(target)} is {big}, in {_where(target)}."
     return SynthSample(
         task="spatial_grounding",
         kind="grounding/box",
         problem_type="spatial grounding",
         problem=f"<image>Locate the {_name(target)} in the image.",
         answer=json.dumps({"boxes": box}),
-        reasoning=f"The {_name(target)} spans x {box[0]}-{box[2]} and y {box[1]}-{box[3]}.",
+        reasoning=reasoning,
         image=draw_shapes(size, shapes),
     )
 
 
+RELATIONS = ("left of", "right of", "above", "below")
+
+
 def gen_spatial_relation(rng: random.Random, size: int) -> SynthSample:
-    while True:  # resample until one axis clearly dominates, so the relation is unambiguous
-        a, b = _distinct_shapes(rng, size, 2, min_side=size // 8, max_side=size // 5)
-        (ax, ay), (bx, by) = a.centre, b.centre
-        dx, dy = ax - bx, ay - by
-        if max(abs(dx), abs(dy)) >= 1.5 * min(abs(dx), abs(dy)) + size / 16:
-            break
-    if abs(dx) > abs(dy):
-        relation, axis = ("left of" if dx < 0 else "right of"), "horizontal"
-    else:
-        relation, axis = ("above" if dy < 0 else "below"), "vertical"
-    options = ("A. left of", "B. right of", "C. above", "D. below")
-    letter = LETTERS[[o[3:] for o in options].index(relation)]
-    ca = (_norm(ax, size), _norm(ay, size))
-    cb = (_norm(bx, size), _norm(by, size))
+    n = grid_size(size)
+    middle = n // 2
+    relation = rng.choice(RELATIONS)
+    near = rng.randrange(middle) if relation in ("left of", "above") else rng.randrange(n - middle - 1)
+    offset = near if relation in ("left of", "above") else middle + 1 + near
+    row, col = (middle, offset) if relation in ("left of", "right of") else (offset, middle)
+    (shape,) = _shapes(rng, size, 1, cells=[(row, col)])
+    options = tuple(f"{LETTERS[i]}. {r}" for i, r in enumerate(RELATIONS))
+    letter = LETTERS[RELATIONS.index(relation)]
     return SynthSample(
         task="spatial_reasoning",
         kind="spatial/relation",
         problem_type="multiple choice",
-        problem=f"<image>Where is the {_name(a)} relative to the {_name(b)}?",
+        problem=f"<image>Where is the {_name(shape)} relative to the centre of the image?",
         answer=letter,
         options=options,
-        reasoning=(
-            f"The {_name(a)} is centred at ({ca[0]}, {ca[1]}) and the {_name(b)} at ({cb[0]}, {cb[1]}). "
-            f"The larger offset is {axis}, so the {_name(a)} is {relation} the {_name(b)}."
-        ),
-        image=draw_shapes(size, [a, b]),
+        reasoning=f"The {_name(shape)} is in {_where(shape)}, so it is {relation} the centre.",
+        image=draw_shapes(size, [shape]),
     )
 
 
 def gen_spatial_count(rng: random.Random, size: int) -> SynthSample:
-    kind = rng.choice(SHAPE_KINDS)
-    count = rng.randint(1, 5)
-    others = rng.randint(0 if count > 1 else 1, 6 - count)
-    boxes = place_boxes(rng, size, count + others, min_side=size // 9, max_side=size // 6)
-    other_kinds = [k for k in SHAPE_KINDS if k != kind]
-    kinds = [kind] * count + [rng.choice(other_kinds) for _ in range(others)]
-    shapes = [Shape(k, rng.choice(sorted(COLOURS)), box) for k, box in zip(kinds, boxes, strict=True)]
+    count = rng.randint(1, 4)
+    shapes = [
+        Shape(rng.choice(SHAPE_KINDS), rng.choice(sorted(COLOURS)), cell_box(r, c, SIDES["large"]))
+        for r, c in _cells(rng, grid_size(size), count)
+    ]
     tally = ", ".join(str(i + 1) for i in range(count))
     return SynthSample(
         task="spatial_reasoning",
         kind="spatial/count",
         problem_type="numerical",
-        problem=f"<image>How many {kind}s are in the image? Answer with a number.",
+        problem="<image>How many shapes are in the image? Answer with a number.",
         answer=str(count),
-        reasoning=f"Counting the {kind}s one by one: {tally}. There are {count}.",
-        image=draw_shapes(size, shapes),
+        reasoning=f"Counting the shapes one by one: {tally}. There are {count}.",
+        image=draw_shapes(size, sorted(shapes, key=lambda s: s.box)),
     )
 
 
 def gen_spatial_distance(rng: random.Random, size: int) -> SynthSample:
-    a, b = _distinct_shapes(rng, size, 2, min_side=size // 8, max_side=size // 5)
-    (ax, ay), (bx, by) = (tuple(_norm(v, size) for v in s.centre) for s in (a, b))
-    dx, dy = abs(ax - bx), abs(ay - by)
-    distance = round(math.hypot(dx, dy))
+    (shape,) = _shapes(rng, size, 1, big_only=True)
+    x, y = (_norm(v, size) for v in shape.centre)
+    distance = round(math.hypot(x, y))
     return SynthSample(
         task="spatial_reasoning",
         kind="spatial/distance",
         problem_type="regression",
         problem=(
-            f"<image>What is the distance between the centres of the {_name(a)} and the {_name(b)}, "
-            "in coordinates normalised to 0-1000? Answer with a number."
+            f"<image>What is the distance from the top-left corner of the image to the centre of the "
+            f"{_name(shape)}, in coordinates normalised to 0-1000? Answer with a number."
         ),
         answer=str(distance),
-        reasoning=(
-            f"The centres are ({ax}, {ay}) and ({bx}, {by}), so dx = {dx} and dy = {dy}. "
-            f"The distance is sqrt({dx}^2 + {dy}^2) = {distance}."
-        ),
-        image=draw_shapes(size, [a, b]),
+        reasoning=f"The {_name(shape)} is centred at ({x}, {y}), so the distance is sqrt({x}^2 + {y}^2) = {distance}.",
+        image=draw_shapes(size, [shape]),
     )
 
 
 def gen_vqa_colour(rng: random.Random, size: int) -> SynthSample:
-    shapes = _distinct_shapes(rng, size, rng.randint(1, 3), min_side=size // 6, max_side=size // 3)
-    target = rng.choice(shapes)
+    (target,) = _shapes(rng, size, 1)
     options, letter = _choices(target.colour, sorted(COLOURS), 4, rng)
     return SynthSample(
         task="general_vqa",
@@ -202,17 +235,13 @@ def gen_vqa_colour(rng: random.Random, size: int) -> SynthSample:
         problem=f"<image>What colour is the {target.kind}?",
         answer=letter,
         options=options,
-        reasoning=(
-            f"There is one {target.kind} in the image and it is filled with {target.colour}. "
-            f"Among the options, {target.colour} is option {letter}."
-        ),
-        image=draw_shapes(size, shapes),
+        reasoning=f"The {target.kind} in {_where(target)} is {target.colour}: option {letter}.",
+        image=draw_shapes(size, [target]),
     )
 
 
 def gen_vqa_shape(rng: random.Random, size: int) -> SynthSample:
-    shapes = _distinct_shapes(rng, size, rng.randint(1, 3), min_side=size // 6, max_side=size // 3)
-    target = rng.choice(shapes)
+    (target,) = _shapes(rng, size, 1)
     options, letter = _choices(target.kind, list(SHAPE_KINDS), 3, rng)
     return SynthSample(
         task="general_vqa",
@@ -221,88 +250,94 @@ def gen_vqa_shape(rng: random.Random, size: int) -> SynthSample:
         problem=f"<image>What shape is the {target.colour} object?",
         answer=letter,
         options=options,
-        reasoning=(
-            f"The {target.colour} object in the image is a {target.kind}. "
-            f"Among the options, {target.kind} is option {letter}."
-        ),
-        image=draw_shapes(size, shapes),
+        reasoning=f"The {target.colour} object in {_where(target)} is a {target.kind}: option {letter}.",
+        image=draw_shapes(size, [target]),
     )
 
 
 def gen_math_arithmetic(rng: random.Random, size: int) -> SynthSample:
-    terms = [rng.randint(1, 9) for _ in range(rng.randint(2, 3))]
-    ops = [rng.choice("+-") for _ in terms[1:]]
-    expression = " ".join([str(terms[0])] + [f"{op} {t}" for op, t in zip(ops, terms[1:], strict=True)])
-    value, steps = terms[0], []
-    for op, term in zip(ops, terms[1:], strict=True):
-        new = value + term if op == "+" else value - term
-        steps.append(f"{value} {op} {term} = {new}")
-        value = new
+    n = grid_size(size)
+    a, b = rng.randint(1, 9), rng.randint(1, 9)
+    op = rng.choice("+-")
+    value = a + b if op == "+" else a - b
+    row, col = n // 2, 0
+    glyphs = {(row, col): str(a), (row, col + 1): op, (row, col + 2): str(b)}
+    if rng.random() < LONG_MATH:
+        verb = "add" if op == "+" else "subtract"
+        reasoning = (
+            f"The image shows the expression {a} {op} {b}. The first number is {a}, the "
+            f"operator is {op} and the second number is {b}, so I {verb}: {a} {op} {b} = {value}. "
+            f"The value is {value}."
+        )
+    else:
+        reasoning = f"{a} {op} {b} = {value}."
     return SynthSample(
         task="math",
         kind="math/arithmetic",
         problem_type="math",
         problem="<image>Compute the value of the expression shown in the image.",
         answer=str(value),
-        reasoning=f"The image shows {expression}. Working left to right: {'; '.join(steps)}. The value is {value}.",
-        image=draw_text(size, [expression, "= ?"], font_size=size // 5),
+        reasoning=reasoning,
+        image=draw_glyphs(size, glyphs),
     )
 
 
-def _bars(rng: random.Random) -> tuple[list[str], list[int]]:
-    n = rng.randint(3, 4)
-    labels = rng.sample(BAR_LABELS, n)
-    values = rng.sample(range(1, 10), n)  # distinct, so "the tallest bar" is unique
-    return labels, values
+def _bars(rng: random.Random, size: int) -> tuple[list[str], list[int], int]:
+    """One bar per column: distinct colours, distinct values 1..2n (so "the tallest bar" is unique), unit px."""
+    n = grid_size(size)
+    colours = rng.sample(sorted(COLOURS), n)
+    values = rng.sample(range(1, 2 * n + 1), n)
+    return colours, values, size // (2 * n)
 
 
-def _readout(labels: list[str], values: list[int]) -> str:
-    return ", ".join(f"{label} = {value}" for label, value in zip(labels, values, strict=True))
+def _readout(colours: list[str], values: list[int]) -> str:
+    return ", ".join(f"{c} = {v}" for c, v in zip(colours, values, strict=True))
 
 
 def gen_chart_tallest(rng: random.Random, size: int) -> SynthSample:
-    labels, values = _bars(rng)
-    top = labels[values.index(max(values))]
-    options = tuple(f"{LETTERS[i]}. {label}" for i, label in enumerate(labels))
+    colours, values, unit = _bars(rng, size)
+    top = values.index(max(values))
+    options = tuple(f"{LETTERS[i]}. {c}" for i, c in enumerate(colours))
     return SynthSample(
         task="chart",
         kind="chart/tallest",
         problem_type="multiple choice",
         problem="<image>Which bar in the chart is the tallest?",
-        answer=LETTERS[labels.index(top)],
+        answer=LETTERS[top],
         options=options,
-        reasoning=f"The bars read {_readout(labels, values)}. The largest value is {max(values)}, the {top} bar.",
-        image=draw_bar_chart(size, labels, values, max_value=10),
+        reasoning=f"The bars read {_readout(colours, values)}. The tallest is the {colours[top]} bar.",
+        image=draw_bars(size, colours, values, unit=unit),
     )
 
 
 def gen_chart_value(rng: random.Random, size: int) -> SynthSample:
-    labels, values = _bars(rng)
-    i = rng.randrange(len(labels))
+    colours, values, unit = _bars(rng, size)
+    i = rng.randrange(len(colours))
     return SynthSample(
         task="chart",
         kind="chart/value",
         problem_type="numerical",
-        problem=f"<image>What is the value of the {labels[i]} bar? Answer with a number.",
+        problem=f"<image>What is the value of the {colours[i]} bar? Answer with a number.",
         answer=str(values[i]),
-        reasoning=(
-            f"The bars read {_readout(labels, values)}. "
-            f"The {labels[i]} bar is labelled {values[i]} at its top, so its value is {values[i]}."
-        ),
-        image=draw_bar_chart(size, labels, values, max_value=10),
+        reasoning=f"The bars read {_readout(colours, values)}. The {colours[i]} bar is {values[i]}.",
+        image=draw_bars(size, colours, values, unit=unit),
     )
 
 
 def gen_ocr_words(rng: random.Random, size: int) -> SynthSample:
-    words = rng.sample(WORDS, rng.randint(1, 2))
+    n = grid_size(size)
+    rows = sorted(rng.sample(range(n), rng.randint(1, 2)))
+    words = [rng.choice(WORDS) for _ in rows]
+    glyphs = {(r, i): ch.upper() for r, w in zip(rows, words, strict=True) for i, ch in enumerate(w)}
+    spelled = "; ".join(f"row {r + 1}: {' '.join(w.upper())}" for r, w in zip(rows, words, strict=True))
     return SynthSample(
         task="ocr_document",
         kind="ocr/words",
         problem_type="ocr",
         problem="<image>Read the text in the image.",
         answer=" ".join(words),
-        reasoning=f"The text reads {' '.join(words)}.",
-        image=draw_text(size, words, font_size=size // 6),
+        reasoning=f"{spelled}.",
+        image=draw_glyphs(size, glyphs),
     )
 
 
@@ -321,14 +356,18 @@ GENERATORS: dict[str, dict[str, Generator]] = {
 """Task family → {generator name → generator}. A record of a family picks one of its generators uniformly."""
 
 
-def generate_sample(seed: int, split: str, index: int, *, image_size: int = 128) -> SynthSample:
+def generate_sample(seed: int, split: str, index: int, *, image_size: int = DEFAULT_IMAGE_SIZE) -> SynthSample:
     """The `index`-th sample of `split` for `seed`: a pure function of its arguments."""
-    if image_size < 64:
-        raise ValueError(f"image_size must be at least 64 px (got {image_size}): text would not be legible")
+    grid_size(image_size)  # validates the size
     rng = random.Random(f"g2rpo-synth:{seed}:{split}:{index}")
     family = GENERATORS[TASKS[index % len(TASKS)]]
     generator = family[rng.choice(sorted(family))]
     return generator(rng, image_size)
+
+
+def blank_like(sample: SynthSample) -> Image.Image:
+    """A blank image of the sample's size (the control that shows a question needs its image)."""
+    return Image.new("RGB", sample.image.size, (255, 255, 255))
 
 
 def to_record(sample: SynthSample, split: str, index: int) -> tuple[dict[str, object], str]:

@@ -1,21 +1,21 @@
 """Write the synthetic data set to disk: `DIR/{train,val}.jsonl` + `DIR/images/{split}/NNNNN.png`.
 
-Every file is written to a temporary name and moved into place (`os.replace`), so an interrupted run never
-leaves a truncated JSONL or PNG behind that a later run would trust.
+Every file goes through `g2rpo.io`'s atomic writer, so an interrupted run never leaves a truncated JSONL or
+PNG behind that a later run would trust.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from g2rpo.data.synth import generate_sample, to_record
+from g2rpo.data.synth import DEFAULT_IMAGE_SIZE, generate_sample, to_record
+from g2rpo.io import write_bytes_atomic, write_text_atomic
 
 SPLITS: tuple[str, ...] = ("train", "val")
 
@@ -29,19 +29,13 @@ class SynthResult:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def synthesize(
     out_dir: str | Path,
     *,
     n_train: int = 600,
     n_val: int = 120,
     seed: int = 0,
-    image_size: int = 128,
+    image_size: int = DEFAULT_IMAGE_SIZE,
     progress: bool = True,
 ) -> SynthResult:
     """Generate `n_train` training and `n_val` validation records under `out_dir` (created if needed).
@@ -66,11 +60,11 @@ def synthesize(
                 record, image_path = to_record(sample, split, index)
                 buffer = io.BytesIO()
                 sample.image.save(buffer, format="PNG", optimize=False)
-                _write_atomic(root / image_path, buffer.getvalue())
+                write_bytes_atomic(root / image_path, buffer.getvalue())
                 lines.append(json.dumps(record, ensure_ascii=False))
                 tally[sample.task] += 1
                 bar.advance(job)
             files[split] = root / f"{split}.jsonl"
-            _write_atomic(files[split], ("\n".join(lines) + "\n" if lines else "").encode())
+            write_text_atomic(files[split], "\n".join(lines) + "\n" if lines else "")
             counts[split] = dict(sorted(tally.items()))
     return SynthResult(root=root, files=files, counts=counts)
