@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from transformers import GenerationConfig
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers import GenerationConfig, TrainerState
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 from trl import GRPOTrainer
 from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_by_grid
 
@@ -261,6 +262,13 @@ class G2RPOTrainer(GRPOTrainer):
         elif self.accelerator.is_main_process:
             truncate_metrics(os.path.join(output_dir, self.args.metrics_file), checkpoint_step(str(resume)))
         self.accelerator.wait_for_everyone()
+        if resume is not None and 0 < self.args.max_steps <= checkpoint_step(str(resume)):
+            # transformers' loop would train one more step past max_steps from a checkpoint taken at the end.
+            logger.warning("%s is at step %d = max_steps: the run is complete, nothing to train",
+                           resume, checkpoint_step(str(resume)))
+            self._load_from_checkpoint(str(resume))
+            self.state = TrainerState.load_from_json(os.path.join(str(resume), TRAINER_STATE_NAME))
+            return TrainOutput(self.state.global_step, 0.0, {})
         return super().train(resume_from_checkpoint=resume, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval,
                              **kwargs)
 
