@@ -1,7 +1,9 @@
-"""A shortened demo end to end: synth → tiny model → SFT (2 steps) → G2RPO RL (1 step) → validation → report.
+"""A shortened demo end to end: synth → tiny model → SFT (2 steps) → G2RPO RL (1 step) → validation (+ blank
+images) → report, and the shortened ablation.
 
 Sizes are cut to the bone (12 validation records, 8-token generations) so the run takes seconds; what is checked
-is the plumbing between the stages and the shape of what they leave behind, not learning.
+is the plumbing between the stages and the shape of what they leave behind, not learning. The blank-image
+control of a model this untrained is at chance: it scores no more than the best constant answer allows.
 """
 
 from __future__ import annotations
@@ -39,12 +41,22 @@ def test_shortened_demo_runs_end_to_end(tmp_path):
             assert 0.0 <= numbers["reward"] <= 1.5 and 0.0 <= numbers["accuracy"] <= 1.0
             assert 0.0 <= numbers["length"] <= MAX_NEW
     assert summary["verdict"]["rl_ran"] is True
+    for task, t in summary["tasks"].items():
+        assert t["chance"] == max(t["chance_blank"], t["chance_constant"])
+        # near chance: an untrained model answering blank images does no better than chance + one record in 2
+        assert t["chance_blank"] <= t["chance_constant"] + 0.5, task
+        a, b, c, d = t["envelope"]
+        assert a < b <= c < d
+        assert t["rl"]["accuracy_se"] >= 0 and t["gain"]["accuracy_se"] >= 0
+    assert 0.0 <= summary["rl_full_batch_fraction"] <= 1.0
+    assert set(summary["verdict"]["targets"]) >= {"sft_sees_every_family", "mean_gain_over_3_se"}
     assert {"synthetic data", "tiny model", "cold-start SFT", "G2RPO RL", "total"} <= set(summary["timing_s"])
 
     page = report.read_text()
     assert re.search(r"src='data:image/png;base64,[A-Za-z0-9+/]{100}", page)
     assert not re.search(r"src=['\"]https?:", page)
     assert "Resolved configuration" in page and "advantage_estimator" in page
+    assert "<details><summary>RL (resolved)</summary>" in page and "Sample completions" in page
 
     rows = [json.loads(line) for line in (out / "rl" / "metrics.jsonl").read_text().splitlines()]
     logged = {key for row in rows for key in row}
@@ -52,6 +64,30 @@ def test_shortened_demo_runs_end_to_end(tmp_path):
     sft_rows = [json.loads(line) for line in (out / "sft" / "sft_metrics.jsonl").read_text().splitlines()]
     assert any("loss" in r and math.isfinite(r["loss"]) for r in sft_rows)
     assert (out / "rl" / "model.safetensors").is_file() and (out / "sft" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_shortened_ablation_writes_table_summary_and_report(tmp_path):
+    from g2rpo.demo.ablation import main
+
+    out = tmp_path / "ablation"
+    main([
+        "--out", str(out), "--arms", "sft", "g2rpo", "--seeds", "0", "1", "--n-train", "24", "--n-val", "12",
+        "--sft-steps", "1", "--rl-steps", "1", "--eval-max-new-tokens", "4", "--no-progress",
+        "--sft-set", "per_device_train_batch_size=4", "--rl-set", "per_device_train_batch_size=8",
+        "--rl-set", "num_generations=2", "--rl-set", "max_completion_length=4", "--rl-set", "max_refill_tries=0",
+    ])  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["arms"]) == ["sft", "g2rpo"]
+    for arm, seeds in (("sft", 1), ("g2rpo", 2)):
+        for task in TASK_FAMILIES:
+            stats = summary["arms"][arm][task]
+            assert len(stats["accuracies"]) == seeds
+            assert stats["accuracy_mean"] == pytest.approx(sum(stats["accuracies"]) / seeds)
+            assert 0.0 <= stats["length_mean"] <= 4 and stats["accuracy_sd"] >= 0
+    assert (out / "table.md").read_text().startswith("| arm | chart | general_vqa |")
+    assert "claims" in summary and "data:image/png;base64," in (out / "report.html").read_text()
+    assert (out / "runs" / "g2rpo" / "seed1" / "model.safetensors").is_file()
 
 
 @pytest.mark.slow

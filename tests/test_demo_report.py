@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -104,3 +105,67 @@ def test_moving_average_by_hand():
     # window 2: [1], [1, 3], [3, 5], [5, 7] → 1, 2, 4, 6
     assert moving_average([1, 3, 5, 7], 2) == [1.0, 2.0, 4.0, 6.0]
     assert moving_average([], 5) == []
+
+
+def test_standard_error_and_full_batch_fraction_by_hand():
+    from g2rpo.demo.report import full_batch_fraction, standard_error
+
+    # values 0, 1, 1, 0: mean 0.5, sample variance 4·0.25/3 = 1/3, SE = sqrt(1/3 / 4) = 0.2887
+    assert standard_error([0, 1, 1, 0]) == pytest.approx(0.288675, abs=1e-6)
+    assert standard_error([1.0]) == 0.0
+    rows = [{"train/filter/partial_batch": 0.0}, {"train/filter/partial_batch": 1.0}, {"step": 3},
+            {"train/filter/partial_batch": 0.0}, {"train/filter/partial_batch": 0.0}]  # fmt: skip
+    assert full_batch_fraction(rows) == 0.75  # 3 full of 4 logged steps
+    assert full_batch_fraction([{"step": 1}]) is None
+
+
+def test_summary_chance_envelope_paired_se_and_targets_by_hand():
+    env = {"math": Envelope(2, 10, 20, 40), "chart": Envelope(2, 10, 20, 40)}
+    sft_items = [Scored("m1", "math", "", 5, 0, 0.0, 1), Scored("m2", "math", "", 5, 0, 1.0, 1),
+                 Scored("c1", "chart", "", 15, 0, 1.0, 1), Scored("c2", "chart", "", 15, 0, 1.0, 1)]
+    rl_items = [Scored("m1", "math", "", 12, 0, 1.0, 1), Scored("m2", "math", "", 12, 0, 1.0, 1),
+                Scored("c1", "chart", "", 15, 0, 1.0, 1), Scored("c2", "chart", "", 15, 0, 0.0, 1)]  # fmt: skip
+    blank = {"math": TaskSummary(2, 0, 0.5, 1, 5), "chart": TaskSummary(2, 0, 0.0, 1, 5)}
+    summary = summary_dict(
+        summarize(sft_items), summarize(rl_items), env, {}, sft_scored=sft_items, rl_scored=rl_items,
+        blank=blank, constant={"math": 0.25, "chart": 0.5},
+        rl_rows=[{"train/filter/partial_batch": 0.0}, {"train/filter/partial_batch": 1.0}],
+    )  # fmt: skip
+    math_, chart = summary["tasks"]["math"], summary["tasks"]["chart"]
+    # chance = max(blank, constant): math max(0.5, 0.25), chart max(0.0, 0.5)
+    assert (math_["chance"], chart["chance"]) == (0.5, 0.5)
+    assert math_["envelope"] == [2, 10, 20, 40]
+    # math: SFT 0.5 (values 0, 1: SE = sqrt(0.5/2) = 0.5), RL 1.0 (SE 0); paired diffs 1, 0 → gain 0.5 ± 0.5
+    assert math_["sft"]["accuracy_se"] == pytest.approx(0.5) and math_["rl"]["accuracy_se"] == 0.0
+    assert math_["gain"] == {"accuracy": 0.5, "accuracy_se": pytest.approx(0.5)}
+    assert chart["gain"]["accuracy"] == -0.5
+    assert summary["rl_full_batch_fraction"] == 0.5
+    v = summary["verdict"]
+    # SFT: math 0.5 < 0.5 + 0.15, chart 1.0 ≥ 0.65 → sees chart only; lengths: math 5 outside [10, 20], chart 15 in
+    assert v["sees"] == ["chart"] and v["sft_outside_band"] == ["math"]
+    assert v["rl_accuracy_up"] == ["math"] and v["rl_inside_band"] == ["chart", "math"]
+    assert v["mean_gain"] == 0.0 and v["mean_gain_se"] == pytest.approx(math.sqrt(0.25 + 0.25) / 2)
+    # "5 of 6" is n − 1 of n families: 1 of 2 here (math up; both inside after RL)
+    assert v["targets"] == {
+        "sft_sees_every_family": False, "rl_up_on_5_of_6": True, "mean_gain_over_3_se": False,
+        "full_batches_90pct": False, "sft_2_outside_band": False, "rl_5_inside_band": True,
+    }  # fmt: skip
+
+
+def test_report_draws_bands_collapses_configs_and_shows_samples(tmp_path):
+    sft = {t: TaskSummary(2, 0.2, 0.1, 1.0, 30.0) for t in TASK_FAMILIES}
+    env = envelopes_for({})
+    rows = [{"step": s, **{f"train/{t}/{m}": 0.1 * s for t in TASK_FAMILIES for m in ("length/mean", "entropy")}}
+            for s in (1, 2)]  # fmt: skip
+    samples = [{"task": "math", "question": "Compute <b>", "options": [], "gold": "3", "image": "AAAA",
+                "sft": {"response": "<answer>2</answer>", "accuracy": 0.0, "reward": 0.6, "length": 4},
+                "rl": {"response": "<answer>3</answer>", "accuracy": 1.0, "reward": 1.5, "length": 4}}]  # fmt: skip
+    report, _ = write_report(
+        tmp_path, summary=summary_dict(sft, None, env, {}), envelopes=env, rl_metrics=rows, sft_metrics=[],
+        configs={"RL": "x: 1"}, samples=samples, entropy_bands={t: (0.2, 0.6) for t in TASK_FAMILIES},
+    )  # fmt: skip
+    page = report.read_text()
+    assert len(re.findall(r"src='data:image/png;base64,[A-Za-z0-9+/]{100}", page)) == 2  # length, entropy
+    assert "<details><summary>RL</summary>" in page and "<details open" not in page
+    assert "Compute &lt;b&gt;" in page and "&lt;answer&gt;3&lt;/answer&gt;" in page
+    assert "data:image/png;base64,AAAA" in page

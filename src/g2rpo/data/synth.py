@@ -1,5 +1,10 @@
 """A synthetic multi-task visual data set in the authors' record schema (`g2rpo data synth`).
 
+Learnability is the design goal: a question is about one salient object, or about cells at fixed positions
+(the expression of a math image is always in the middle row, a word starts in the first column, bar `i` is
+column `i`), and multiple-choice options keep one fixed order per question kind, so answering needs no
+search over objects and no lookup of an option letter.
+
 The world is a grid of 32-px cells (`g2rpo.data.render`): a 96-px image is 3 × 3 cells, one cell per image
 token of the tiny Qwen3-VL, and each cell holds at most one large flat object (a coloured shape, a dark
 character, or a bar). A tiny vision tower can tell what each of its tokens shows, and the decoder can answer
@@ -132,11 +137,10 @@ def _shapes(rng: random.Random, size: int, k: int, *, cells=None, big_only: bool
     return out
 
 
-def _choices(correct: str, pool: list[str], n: int, rng: random.Random) -> tuple[tuple[str, ...], str]:
-    """`n` shuffled options containing `correct` → (`"A. text"` strings, the correct letter)."""
-    texts = [correct, *rng.sample([p for p in pool if p != correct], n - 1)]
-    rng.shuffle(texts)
-    return tuple(f"{LETTERS[i]}. {t}" for i, t in enumerate(texts)), LETTERS[texts.index(correct)]
+def _fixed_choices(correct: str, pool: list[str]) -> tuple[tuple[str, ...], str]:
+    """Every option of `pool` in its fixed order (a letter always means the same answer, so a tiny model
+    needs no option lookup) → (`"A. text"` strings, the correct letter)."""
+    return tuple(f"{LETTERS[i]}. {t}" for i, t in enumerate(pool)), LETTERS[pool.index(correct)]
 
 
 def gen_grounding_box(rng: random.Random, size: int) -> SynthSample:
@@ -227,7 +231,7 @@ def gen_spatial_distance(rng: random.Random, size: int) -> SynthSample:
 
 def gen_vqa_colour(rng: random.Random, size: int) -> SynthSample:
     (target,) = _shapes(rng, size, 1)
-    options, letter = _choices(target.colour, sorted(COLOURS), 4, rng)
+    options, letter = _fixed_choices(target.colour, sorted(COLOURS))
     return SynthSample(
         task="general_vqa",
         kind="vqa/colour",
@@ -242,7 +246,7 @@ def gen_vqa_colour(rng: random.Random, size: int) -> SynthSample:
 
 def gen_vqa_shape(rng: random.Random, size: int) -> SynthSample:
     (target,) = _shapes(rng, size, 1)
-    options, letter = _choices(target.kind, list(SHAPE_KINDS), 3, rng)
+    options, letter = _fixed_choices(target.kind, list(SHAPE_KINDS))
     return SynthSample(
         task="general_vqa",
         kind="vqa/shape",

@@ -2,15 +2,18 @@
 
     python -m g2rpo.demo.pipeline --out outputs/demo
 
-Stages (each prints its progress and its wall time):
+Stages (one progress bar each; per-step metric dicts go to the stage's JSONL file, not the console):
 
-1. `g2rpo.data.synth_write.synthesize`: the six-family synthetic set, train + val splits.
-2. `g2rpo.models.tiny.build_tiny`: a randomly initialised tiny Qwen3-VL built from a config (no download).
-3. `g2rpo.train.sft.run_sft` with `recipes/demo_sft.yaml`: reasoning-formatted targets, TRL's SFTTrainer.
+1. `g2rpo.data.synth_write.synthesize`: the six-family synthetic set (96-px cell-grid images), train + val.
+2. `g2rpo.demo.model.build_demo_model`: a randomly initialised tiny Qwen3-VL built from a config (no
+   download), its vision mergers calibrated on a few synthetic images (`calibrate_vision`).
+3. `g2rpo.demo.sft.run_demo_sft` with `recipes/demo_sft.yaml`: `g2rpo.train.sft`'s config, rows and
+   reasoning-formatted targets, trained with the model's own loss (why not `run_sft`: see g2rpo.demo.sft).
 4. `g2rpo.train.G2RPOTrainer` with `recipes/demo_rl.yaml`: G2RPO advantages, task-level length and entropy
-   shaping, dynamic filtering, starting from the SFT model.
-5. Greedy validation of the SFT and the RL model, scored with `g2rpo.rewards.score_response`.
-6. `outputs/demo/report.html` + `summary.json` (`g2rpo.demo.report`).
+   shaping, dynamic filtering with refill, starting from the SFT model.
+5. Greedy validation of the SFT model (with its images and with blank ones: the chance level,
+   `g2rpo.demo.control`) and of the RL model, scored with `g2rpo.rewards.score_response`.
+6. `outputs/demo/report.html` + `summary.json` (`g2rpo.demo.report`), and a table on the console.
 
 The recipe files hold the stage settings; this module only fills in the paths that connect the stages and
 the few sizes a user may want to change from the command line (`--sft-steps`, `--rl-steps`, …).
@@ -19,6 +22,8 @@ the few sizes a user may want to change from the command line (`--sft-steps`, `-
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import time
 from contextlib import contextmanager
@@ -43,13 +48,13 @@ class DemoConfig:
     """SFT recipe (g2rpo.train.sft.SFTRunConfig keys)."""
     rl_config: str = str(REPO_RECIPES / "demo_rl.yaml")
     """RL recipe (g2rpo.train.G2RPOConfig keys)."""
-    n_train: int = 600
-    """Synthetic training records."""
+    n_train: int = 6000
+    """Synthetic training records (each with its own image; SFT sees each about once)."""
     n_val: int = 1200
-    """Synthetic validation records (200 per task family at 1200; greedy validation of both models took
-    ~30 s, and 30 per family left a binary accuracy with a standard error of ~0.09)."""
-    image_size: int = 128
-    """Image side in pixels."""
+    """Synthetic validation records (200 per task family: a binary accuracy near 0.5 has a standard error of
+    0.035)."""
+    image_size: int = 96
+    """Image side in pixels: a multiple of 32 (one cell per image token; 96 → 3 × 3 cells, 9 tokens)."""
     seed: int = 0
     """Seed of the data and of both training stages."""
     arch: str = "qwen3_vl"
@@ -58,6 +63,14 @@ class DemoConfig:
     """Text decoder width of the demo model (64 with 2 layers is `build_tiny` itself; see g2rpo.demo.model)."""
     layers: int = 2
     """Text decoder layers of the demo model."""
+    vision_hidden_size: int | None = None
+    """Vision tower width (None: build_tiny's 32)."""
+    vision_layers: int | None = None
+    """Vision tower blocks (None: build_tiny's 2)."""
+    calibrate: bool = True
+    """Calibrate the vision mergers on synthetic images before training (g2rpo.demo.model.calibrate_vision)."""
+    samples_per_family: int = 3
+    """Validation completions per family shown in the report (thumbnail, question, SFT and RL answers)."""
     sft_steps: int | None = None
     """Override the SFT recipe's max_steps."""
     rl_steps: int | None = None
@@ -79,12 +92,34 @@ class DemoConfig:
 
 
 @contextmanager
-def stage(config: DemoConfig, name: str):
-    console.rule(f"[bold]{name}")
+def stage(config: DemoConfig, name: str, *, quiet: bool = False):
+    """Time a stage; `quiet`: swallow what it prints on stdout (the trainers' per-step dicts, which are in
+    their JSONL files), keeping progress bars (stderr). The stage's one line comes at the end."""
     start = time.perf_counter()
-    yield
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+        yield
     config.timing[name] = time.perf_counter() - start
-    console.print(f"[green]{name}[/green] done in {config.timing[name]:.1f} s")
+    console.print(f"[green]✓[/green] {name} ({config.timing[name]:.0f} s)")
+
+
+def _quiet_libraries() -> None:
+    """No weight-loading/saving bars or advisory warnings from transformers and datasets on the console."""
+    import logging
+    import warnings
+
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    with contextlib.suppress(Exception):
+        import datasets
+
+        datasets.utils.logging.disable_progress_bar()
+        datasets.utils.logging.set_verbosity_error()
+    logging.getLogger("g2rpo").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -94,21 +129,21 @@ def load_yaml(path: str | Path) -> dict:
     return values
 
 
-def run_demo(config: DemoConfig) -> tuple[Path, Path]:
-    """Run every stage; return (report.html, summary.json)."""
+def prepare(config: DemoConfig):
+    """The stages every RL run starts from: synthetic data, the tiny model, cold-start SFT.
+    Returns (the `SynthResult`, the SFT model folder, the resolved `SFTRunConfig`)."""
     import torch
 
+    from g2rpo.data.synth import generate_sample
     from g2rpo.data.synth_write import synthesize
-    from g2rpo.demo.evaluate import evaluate_model, summarize
     from g2rpo.demo.model import build_demo_model
-    from g2rpo.demo.report import read_jsonl, summary_dict, write_report
-    from g2rpo.demo.rl import envelopes_for, run_rl
-    from g2rpo.train.sft import SFTRunConfig, run_sft
+    from g2rpo.demo.sft import run_demo_sft
+    from g2rpo.train.sft import SFTRunConfig
 
     torch.set_num_threads(config.threads)
+    _quiet_libraries()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     with stage(config, "synthetic data"):
         data = synthesize(
             out / "data",
@@ -118,13 +153,20 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
             image_size=config.image_size,
             progress=config.progress,
         )
-    with stage(config, "tiny model"):
+    with stage(config, "tiny model", quiet=True):
+        calibration = None
+        if config.calibrate:
+            size = config.image_size
+            calibration = [generate_sample(config.seed, "calibration", i, image_size=size).image for i in range(48)]
         base = build_demo_model(
             out / "model",
             arch=config.arch,
             seed=config.seed,
             hidden_size=config.hidden_size,
             num_layers=config.layers,
+            vision_hidden_size=config.vision_hidden_size,
+            vision_layers=config.vision_layers,
+            calibration_images=calibration,
         )
     sft_values = load_yaml(config.sft_config) | {
         "model": str(base), "train_file": str(data.files["train"]), "data_root": str(data.root),
@@ -134,13 +176,27 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
     if config.sft_steps is not None:
         sft_values["max_steps"] = config.sft_steps
     sft_config = SFTRunConfig.from_dict(sft_values, source=config.sft_config)
-    with stage(config, "cold-start SFT"):
-        sft_dir = run_sft(sft_config, progress=config.progress)
+    with stage(config, "cold-start SFT", quiet=True):
+        sft_dir = run_demo_sft(sft_config, progress=config.progress)
+    return data, sft_dir, sft_config
+
+
+def run_demo(config: DemoConfig) -> tuple[Path, Path]:
+    """Run every stage; return (report.html, summary.json)."""
+    from g2rpo.demo.control import best_constant, evaluate_with_blank
+    from g2rpo.demo.evaluate import summarize
+    from g2rpo.demo.report import read_jsonl, sample_rows, summary_dict, write_report
+    from g2rpo.demo.rl import entropy_bands_for, envelopes_for, run_rl
+
+    start = time.perf_counter()
+    out = Path(config.out)
+    data, sft_dir, sft_config = prepare(config)
     rl_values = load_yaml(config.rl_config) | config.rl_set
     if config.rl_steps is not None:
         rl_values["max_steps"] = config.rl_steps
     rl_values |= {"output_dir": str(out / "rl"), "seed": config.seed}
-    with stage(config, "G2RPO RL"):
+    rl_values.setdefault("disable_tqdm", not config.progress)
+    with stage(config, "G2RPO RL", quiet=True):
         rl = run_rl(rl_values, model_dir=sft_dir, train_file=data.files["train"], data_root=data.root)
     max_new = config.eval_max_new_tokens or int(rl_values.get("max_completion_length", 64))
     evaluate = dict(
@@ -150,17 +206,29 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
         think_tag=sft_config.think_tag,
         progress=config.progress,
     )
-    with stage(config, "validation of the SFT model"):
-        sft_summary = summarize(evaluate_model(sft_dir, data.files["val"], label="eval SFT", **evaluate))
-    rl_summary = None
+    with stage(config, "validation of the SFT model (+ blank images)"):
+        sft_scored, blank_scored = evaluate_with_blank(sft_dir, data.files["val"], label="eval SFT", **evaluate)
+        constant = best_constant(data.files["train"], data.files["val"], data_root=data.root)
+    rl_scored = None
     if rl.model_dir is not None:
         with stage(config, "validation of the RL model"):
-            rl_summary = summarize(
-                evaluate_model(rl.model_dir, data.files["val"], label="eval RL", **evaluate)
+            rl_scored, _ = evaluate_with_blank(
+                rl.model_dir, data.files["val"], label="eval RL", blank=False, **evaluate
             )
     config.timing["total"] = time.perf_counter() - start
     envelopes = envelopes_for(rl_values)
-    summary = summary_dict(sft_summary, rl_summary, envelopes, config.timing)
+    rl_rows = read_jsonl(rl.metrics_file)
+    summary = summary_dict(
+        summarize(sft_scored),
+        summarize(rl_scored) if rl_scored else None,
+        envelopes,
+        config.timing,
+        sft_scored=sft_scored,
+        rl_scored=rl_scored,
+        blank=summarize(blank_scored),
+        constant=constant,
+        rl_rows=rl_rows,
+    )
     configs = {
         "demo": yaml.safe_dump({k: v for k, v in vars(config).items() if k != "timing"}, sort_keys=False),
         "SFT (resolved)": sft_config.to_yaml(),
@@ -170,11 +238,14 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
         out,
         summary=summary,
         envelopes=envelopes,
-        rl_metrics=read_jsonl(rl.metrics_file),
+        rl_metrics=rl_rows,
         sft_metrics=read_jsonl(sft_dir / "sft_metrics.jsonl"),
         configs=configs,
-        notes=[_scale_note(config, sft_config.max_steps, rl_values, sft_summary), *rl.notes],
-    )
+        notes=[_scale_note(config, sft_config.max_steps, rl_values), *rl.notes],
+        samples=sample_rows(data.files["val"], sft_scored, rl_scored, data_root=data.root,
+                            per_family=config.samples_per_family),
+        entropy_bands=entropy_bands_for(rl_values),
+    )  # fmt: skip
     _print_summary(summary)
     console.print(
         f"report: [bold]{report}[/bold]  summary: {summary_path}  total {config.timing['total']:.0f} s"
@@ -182,42 +253,39 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
     return report, summary_path
 
 
-def _scale_note(config: DemoConfig, sft_steps: int, rl_values: dict, sft_summary: dict) -> str:
-    """What the numbers can and cannot show at this scale (stated in every report)."""
-    per_family = min((s.n for s in sft_summary.values()), default=0)
+def _scale_note(config: DemoConfig, sft_steps: int, rl_values: dict) -> str:
+    """What the run was (stated in every report)."""
     return (
-        f"Scale: a random {config.hidden_size}-wide, {config.layers}-layer {config.arch} text decoder, "
-        f"{sft_steps} SFT steps and {rl_values.get('max_steps')} RL steps on CPU, {per_family} validation records "
-        "per family. At this size the model learns the answer format and per-question answer priors, not to read "
-        "the images: accuracy differences of a few records per family are within sampling noise (a binary "
-        f"accuracy of 0.5 over {per_family} records has a standard error of {0.5 / max(per_family, 1) ** 0.5:.2f}). "
-        "The SFT settings were picked after a handful of runs on this synthetic validation split; the RL settings "
-        "on a different data seed (1)."
+        f"Scale: a random {config.hidden_size}-wide, {config.layers}-layer {config.arch} text decoder with a "
+        f"{config.vision_hidden_size or 32}-wide vision tower, {config.n_train} training images of "
+        f"{config.image_size} px, {sft_steps} SFT steps and {rl_values.get('max_steps')} RL steps on CPU, "
+        f"{config.n_val} validation records. Chance is the higher of the SFT model's accuracy with blank images "
+        "and the best constant answer; standard errors are over validation records (paired for RL − SFT)."
     )
 
 
 def _print_summary(summary: dict) -> None:
     from rich.table import Table
 
-    table = Table(title="validation reward / accuracy / length (SFT → RL)")
-    for column in ("task family", "reward", "accuracy", "length"):
+    table = Table(title="validation accuracy (greedy) and length, SFT → RL")
+    for column in ("task family", "chance", "SFT", "RL", "RL − SFT", "length SFT → RL", "band [b, c]"):
         table.add_column(column, justify="left" if column == "task family" else "right")
-    for task, both in summary["tasks"].items():
-        s, r = both["sft"], both["rl"]
-
-        def pair(key: str, fmt: str, s=s, r=r) -> str:
-            return fmt.format(s[key]) + (" → " + fmt.format(r[key]) if r else "")
-
-        table.add_row(task, pair("reward", "{:.3f}"), pair("accuracy", "{:.3f}"), pair("length", "{:.1f}"))
-    console.print(table)
-    v = summary["verdict"]
-    if v["rl_ran"]:
-        console.print(
-            f"RL raised validation reward on {len(v['rl_reward_up'])}/{v['n_tasks']} families; "
-            f"length moved toward the band on {len(v['length_toward_band'])}/{v['n_tasks']}."
+    for task, t in summary["tasks"].items():
+        s, r = t["sft"], t["rl"]
+        gain = f"{t['gain']['accuracy']:+.3f} ± {t['gain']['accuracy_se']:.3f}" if r else "–"
+        env = t["envelope"]
+        table.add_row(
+            task,
+            f"{t['chance']:.3f}",
+            f"{s['accuracy']:.3f} ± {s['accuracy_se']:.3f}",
+            f"{r['accuracy']:.3f} ± {r['accuracy_se']:.3f}" if r else "–",
+            gain,
+            f"{s['length']:.0f} → {r['length']:.0f}" if r else f"{s['length']:.0f}",
+            f"[{env[1]:g}, {env[2]:g}]",
         )
-    else:
-        console.print("[yellow]The RL stage did not run; see the report's note.[/yellow]")
+    console.print(table)
+    for line in summary["verdict"]["lines"]:
+        console.print(line)
 
 
 def parse_args(argv: list[str] | None = None) -> DemoConfig:
@@ -237,6 +305,9 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
         "arch",
         "hidden_size",
         "layers",
+        "vision_hidden_size",
+        "vision_layers",
+        "samples_per_family",
         "sft_steps",
         "rl_steps",
         "eval_max_new_tokens",
@@ -257,10 +328,12 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
             help=f"override one key of the {stage_name.upper()} recipe (YAML value syntax); repeatable",
         )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--no-calibrate", action="store_true", help="keep the vision mergers' random init")
     args = parser.parse_args(argv)
-    values = {k: v for k, v in vars(args).items() if k not in ("no_progress", "sft_set", "rl_set")}
+    values = {k: v for k, v in vars(args).items() if k not in ("no_progress", "no_calibrate", "sft_set", "rl_set")}
     return DemoConfig(
         **values,
+        calibrate=not args.no_calibrate,
         sft_set=_pairs(args.sft_set, parser),
         rl_set=_pairs(args.rl_set, parser),
         progress=not args.no_progress,

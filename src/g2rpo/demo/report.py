@@ -2,10 +2,22 @@
 
 `summary.json`::
 
-    {"tasks": {"<family>": {"sft": {"n", "reward", "accuracy", "format", "length"},
-                             "rl":  {... same ...} | null}},
-     "verdict": {"rl_reward_up": [families], "length_toward_band": [families], "rl_ran": bool},
+    {"tasks": {"<family>": {"sft": {"n", "reward", "accuracy", "format", "length", "accuracy_se"},
+                             "rl":  {... same ...} | null,
+                             "chance", "chance_blank", "chance_constant",
+                             "envelope": [a, b, c, d],
+                             "gain": {"accuracy", "accuracy_se"} | null}},
+     "rl_full_batch_fraction": fraction of RL steps without padding rows | null,
+     "verdict": {"rl_reward_up": [families], "length_toward_band": [families], "rl_ran": bool,
+                 "sees": [families], "rl_accuracy_up": [families], "mean_gain", "mean_gain_se",
+                 "sft_outside_band": [families], "rl_inside_band": [families], "targets": {name: bool},
+                 "lines": [sentences]},
      "timing_s": {"<stage>": seconds, ...}}
+
+`accuracy_se` is the standard error of the family's mean accuracy over its validation records
+(sample standard deviation / √n); `gain.accuracy_se` is that of the paired per-record difference RL − SFT;
+`mean_gain_se` = √(Σ gain_se²) / n_families. `chance` = max(accuracy of the SFT model with blank images,
+best constant answer) (`g2rpo.demo.control`).
 
 The curves come from the RL trainer's JSONL metrics file: every key `train/<family>/<metric>` (style principle
 11) is one line of the `<metric>` plot. The report states what was measured, whatever it is.
@@ -25,8 +37,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from g2rpo.algo import Envelope
-from g2rpo.demo.evaluate import TaskSummary
+from g2rpo.demo.evaluate import Scored, TaskSummary
+from g2rpo.io import write_json_atomic, write_text_atomic
 from g2rpo.tasks import TASK_FAMILIES
+
+SEES_MARGIN = 0.15
+"""SFT "sees" a family when its validation accuracy is at least this far above the family's chance."""
 
 CURVE_METRICS: tuple[str, ...] = (
     "reward",
@@ -93,27 +109,68 @@ def moving_average(values: Sequence[float], window: int) -> list[float]:
     return out
 
 
-def plot_panels(curves: Mapping[str, Mapping[str, tuple[list[float], list[float]]]]) -> list[tuple[str, str]]:
-    """One PNG (base64) per metric of `CURVE_METRICS` present in `curves`: [(metric, png)]."""
+def plot_panels(
+    curves: Mapping[str, Mapping[str, tuple[list[float], list[float]]]],
+    *,
+    envelopes: Mapping[str, Envelope] | None = None,
+    entropy_bands: Mapping[str, tuple[float, float]] | None = None,
+) -> list[tuple[str, str]]:
+    """One PNG (base64) per metric of `CURVE_METRICS` present in `curves`: [(metric, png)].
+
+    `length/mean` and `entropy` are drawn one small panel per family, with the family's plateau [b, c]
+    (outer band [a, d] lighter) or its entropy band [low, high] shaded behind the curve."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    banded = {"length/mean": envelopes, "entropy": entropy_bands}
     panels = []
     for metric in (m for m in CURVE_METRICS if m in curves):
+        bands = banded.get(metric)
+        if bands:
+            panels.append((metric, _banded_panel(plt, metric, curves[metric], bands)))
+            continue
         fig, ax = plt.subplots(figsize=(5.2, 3.2))
         for i, (task, (steps, values)) in enumerate(sorted(curves[metric].items())):
             colour = f"C{i}"
             ax.plot(steps, values, color=colour, alpha=0.3, linewidth=1)
             ax.plot(steps, moving_average(values, SMOOTHING), color=colour, linewidth=2, label=task)
         ax.set_xlabel("RL step")
-        ax.set_title(f"{metric} (faint: per step; bold: trailing mean of {SMOOTHING})")
+        ax.set_title(f"{metric} (faint: per step; bold: trailing mean of {SMOOTHING})", fontsize=9)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best", framealpha=0.8)
         panels.append((metric, _png(fig)))
         plt.close(fig)
     return panels
+
+
+def _banded_panel(plt, metric: str, per_task: Mapping, bands: Mapping) -> str:
+    tasks = sorted(per_task)
+    cols = 3
+    rows = math.ceil(len(tasks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(10.5, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[len(tasks) :]:
+        ax.set_visible(False)
+    for i, (ax, task) in enumerate(zip(axes.flat, tasks, strict=False)):
+        steps, values = per_task[task]
+        band = bands.get(task)
+        if isinstance(band, Envelope):
+            ax.axhspan(band.a, band.d, color="tab:green", alpha=0.08, label="envelope [a, d]")
+            ax.axhspan(band.b, band.c, color="tab:green", alpha=0.25, label="plateau [b, c]")
+        elif band is not None:
+            ax.axhspan(band[0], band[1], color="tab:green", alpha=0.25, label="band [low, high]")
+        ax.plot(steps, values, color=f"C{i}", alpha=0.3, linewidth=1)
+        ax.plot(steps, moving_average(values, SMOOTHING), color=f"C{i}", linewidth=2, label=f"mean of {SMOOTHING}")
+        ax.set_title(task, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="best", framealpha=0.8)
+    fig.suptitle(f"{metric} per RL step (tokens)" if metric.startswith("length") else f"{metric} per RL step")
+    fig.tight_layout()
+    png = _png(fig)
+    plt.close(fig)
+    return png
 
 
 def plot_sft_loss(rows: Sequence[Mapping]) -> str | None:
@@ -157,28 +214,123 @@ def verdict(
     return {"rl_ran": True, "rl_reward_up": up, "length_toward_band": toward, "n_tasks": len(tasks)}
 
 
+def standard_error(values: Sequence[float]) -> float:
+    """Sample standard deviation / √n (0 for fewer than two values)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+
+
+def _by_task(scored: Sequence[Scored] | None) -> dict[str, dict[str, Scored]]:
+    out: dict[str, dict[str, Scored]] = defaultdict(dict)
+    for item in scored or ():
+        out[item.task][item.problem_id] = item
+    return out
+
+
+def full_batch_fraction(rows: Sequence[Mapping]) -> float | None:
+    """Share of RL steps whose batch had no padding rows (`train/filter/partial_batch` = 0), or None."""
+    flags = [float(r["train/filter/partial_batch"]) for r in rows if "train/filter/partial_batch" in r]
+    return None if not flags else sum(1.0 - f for f in flags) / len(flags)
+
+
+def targets(tasks: Mapping[str, Mapping], rl_full: float | None) -> dict[str, object]:
+    """The demo's measured claims: which families SFT sees (≥ chance + SEES_MARGIN), where RL beat SFT, whether
+    the mean gain exceeds 3 standard errors, and which lengths sit in their plateau before and after RL."""
+    names = sorted(tasks)
+    sees = [t for t in names if tasks[t]["sft"]["accuracy"] >= tasks[t]["chance"] + SEES_MARGIN]
+
+    def inside(t: str, stage: str) -> bool:
+        _, b, c, _ = tasks[t]["envelope"]
+        return b <= tasks[t][stage]["length"] <= c
+
+    outside = [t for t in names if not inside(t, "sft")]
+    out: dict[str, object] = {"sees": sees, "sft_outside_band": outside}
+    lines = [f"SFT is ≥ {SEES_MARGIN:.2f} above chance on {len(sees)}/{len(names)} families."]
+    rl_ran = all(tasks[t]["rl"] for t in names) and bool(names)
+    if rl_ran:
+        up = [t for t in names if tasks[t]["gain"]["accuracy"] > 0]
+        gains = [tasks[t]["gain"]["accuracy"] for t in names]
+        mean_gain = sum(gains) / len(gains)
+        mean_se = math.sqrt(sum(tasks[t]["gain"]["accuracy_se"] ** 2 for t in names)) / len(names)
+        in_band = [t for t in names if inside(t, "rl")]
+        out |= {"rl_accuracy_up": up, "mean_gain": mean_gain, "mean_gain_se": mean_se, "rl_inside_band": in_band}
+        lines += [
+            f"RL raised accuracy on {len(up)}/{len(names)} families; mean gain {mean_gain:+.3f} ± {mean_se:.3f} "
+            f"({mean_gain / mean_se if mean_se else float('nan'):.1f} standard errors).",
+            f"Mean length inside the plateau [b, c]: {len(names) - len(outside)}/{len(names)} after SFT, "
+            f"{len(in_band)}/{len(names)} after RL.",
+        ]
+    if rl_full is not None:
+        lines.append(f"RL steps with full batches: {rl_full:.0%}.")
+    out["targets"] = {
+        "sft_sees_every_family": len(sees) == len(names),
+        "rl_up_on_5_of_6": rl_ran and len(out["rl_accuracy_up"]) >= len(names) - 1,
+        "mean_gain_over_3_se": rl_ran and out["mean_gain"] > 3 * out["mean_gain_se"],
+        "full_batches_90pct": rl_full is not None and rl_full >= 0.9,
+        "sft_2_outside_band": len(outside) >= 2,
+        "rl_5_inside_band": rl_ran and len(out["rl_inside_band"]) >= len(names) - 1,
+    }
+    out["lines"] = lines
+    return out
+
+
 def summary_dict(
     sft: Mapping[str, TaskSummary],
     rl: Mapping[str, TaskSummary] | None,
     envelopes: Mapping[str, Envelope],
     timing: Mapping[str, float],
+    *,
+    sft_scored: Sequence[Scored] | None = None,
+    rl_scored: Sequence[Scored] | None = None,
+    blank: Mapping[str, TaskSummary] | None = None,
+    constant: Mapping[str, float] | None = None,
+    rl_rows: Sequence[Mapping] = (),
 ) -> dict[str, object]:
-    tasks = {
-        t: {"sft": dataclasses.asdict(sft[t]), "rl": dataclasses.asdict(rl[t]) if rl and t in rl else None}
-        for t in sorted(sft)
-    }
+    """The summary.json mapping (layout in the module docstring)."""
+    sft_items, rl_items = _by_task(sft_scored), _by_task(rl_scored)
+    tasks = {}
+    for t in sorted(sft):
+        entry: dict[str, object] = {"sft": dataclasses.asdict(sft[t])}
+        entry["sft"]["accuracy_se"] = standard_error([i.accuracy for i in sft_items[t].values()])
+        entry["rl"] = dataclasses.asdict(rl[t]) if rl and t in rl else None
+        gain = None
+        if entry["rl"] is not None:
+            entry["rl"]["accuracy_se"] = standard_error([i.accuracy for i in rl_items[t].values()])
+            pairs = [(rl_items[t][k].accuracy, v.accuracy) for k, v in sft_items[t].items() if k in rl_items[t]]
+            diffs = [a - b for a, b in pairs]
+            gain = {
+                "accuracy": rl[t].accuracy - sft[t].accuracy,
+                "accuracy_se": standard_error(diffs),
+            }
+        entry["gain"] = gain
+        chance_blank = blank[t].accuracy if blank and t in blank else None
+        chance_constant = constant.get(t) if constant else None
+        known = [c for c in (chance_blank, chance_constant) if c is not None]
+        entry["chance"] = max(known) if known else 0.0
+        entry["chance_blank"], entry["chance_constant"] = chance_blank, chance_constant
+        env = envelopes.get(t)
+        entry["envelope"] = [env.a, env.b, env.c, env.d] if env else None
+        tasks[t] = entry
+    rl_full = full_batch_fraction(rl_rows)
+    verdict_all = verdict(sft, rl, envelopes)
+    if all(e["envelope"] for e in tasks.values()):
+        verdict_all |= targets(tasks, rl_full)
     return {
         "tasks": tasks,
-        "verdict": verdict(sft, rl, envelopes),
+        "rl_full_batch_fraction": rl_full,
+        "verdict": verdict_all,
         "timing_s": {k: round(v, 1) for k, v in timing.items()},
     }
 
 
 def _table(summary: Mapping[str, object], envelopes: Mapping[str, Envelope]) -> str:
     head = (
-        "<tr><th>task family</th><th>n</th><th>reward SFT</th><th>reward RL</th><th>Δ</th>"
-        "<th>accuracy SFT</th><th>accuracy RL</th><th>format SFT</th><th>format RL</th>"
-        "<th>length SFT</th><th>length RL</th><th>length band [b, c]</th></tr>"
+        "<tr><th>task family</th><th>n</th><th>chance</th><th>accuracy SFT</th><th>accuracy RL</th><th>Δ</th>"
+        "<th>reward SFT</th><th>reward RL</th><th>format SFT</th><th>format RL</th>"
+        "<th>length SFT</th><th>length RL</th><th>plateau [b, c]</th></tr>"
     )
     rows = []
     for task, both in summary["tasks"].items():
@@ -189,22 +341,94 @@ def _table(summary: Mapping[str, object], envelopes: Mapping[str, Envelope]) -> 
         def cell(d, key, fmt="{:.3f}"):
             return fmt.format(d[key]) if d else "–"
 
-        delta = f"{r['reward'] - s['reward']:+.3f}" if r else "–"
-        cls = "" if not r else (' class="up"' if r["reward"] > s["reward"] else ' class="down"')
+        def acc(d):
+            return f"{d['accuracy']:.3f} ± {d.get('accuracy_se', 0.0):.3f}" if d else "–"
+
+        gain = both.get("gain")
+        delta = f"{gain['accuracy']:+.3f} ± {gain['accuracy_se']:.3f}" if gain else "–"
+        cls = "" if not gain else (' class="up"' if gain["accuracy"] > 0 else ' class="down"')
+        chance = both.get("chance")
         rows.append(
-            f"<tr><td>{task}</td><td>{s['n']}</td><td>{cell(s, 'reward')}</td><td>{cell(r, 'reward')}</td>"
-            f"<td{cls}>{delta}</td><td>{cell(s, 'accuracy')}</td><td>{cell(r, 'accuracy')}</td>"
+            f"<tr><td>{task}</td><td>{s['n']}</td><td>{'–' if chance is None else f'{chance:.3f}'}</td>"
+            f"<td>{acc(s)}</td><td>{acc(r)}</td><td{cls}>{delta}</td>"
+            f"<td>{cell(s, 'reward')}</td><td>{cell(r, 'reward')}</td>"
             f"<td>{cell(s, 'format')}</td><td>{cell(r, 'format')}</td>"
             f"<td>{cell(s, 'length', '{:.1f}')}</td><td>{cell(r, 'length', '{:.1f}')}</td><td>{band}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def sample_rows(
+    val_file: str | Path,
+    sft_scored: Sequence[Scored],
+    rl_scored: Sequence[Scored] | None,
+    *,
+    data_root: str | Path | None = None,
+    per_family: int = 3,
+) -> list[dict]:
+    """The first `per_family` validation records of each family with both models' answers: dicts of task,
+    question, gold, image (PNG, base64), and per stage (`sft`, `rl`) the response and its accuracy/reward."""
+    from g2rpo.data import load_image, load_records
+
+    sft_by, rl_by = {i.problem_id: i for i in sft_scored}, {i.problem_id: i for i in rl_scored or ()}
+    counts: dict[str, int] = defaultdict(int)
+    rows = []
+    for record in load_records(val_file, data_root=data_root):
+        if counts[record.task] >= per_family or record.problem_id not in sft_by:
+            continue
+        counts[record.task] += 1
+        buffer = io.BytesIO()
+        load_image(record.images[0]).save(buffer, format="PNG")
+        row = {
+            "task": record.task,
+            "question": record.problem.replace("<image>", "").strip(),
+            "options": list(record.options),
+            "gold": record.answer,
+            "image": base64.b64encode(buffer.getvalue()).decode(),
+        }
+        for stage, table in (("sft", sft_by), ("rl", rl_by)):
+            item = table.get(record.problem_id)
+            row[stage] = (
+                None if item is None
+                else {"response": item.response, "accuracy": item.accuracy, "reward": item.reward, "length": item.length}
+            )  # fmt: skip
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["task"])
+
+
+def _samples_html(samples: Sequence[Mapping]) -> str:
+    head = "<tr><th>image</th><th>task family / question</th><th>SFT answer</th><th>RL answer</th></tr>"
+    rows = []
+    for s in samples:
+        question = html.escape(s["question"])
+        if s["options"]:
+            question += "<br><small>" + " · ".join(html.escape(o) for o in s["options"]) + "</small>"
+        cells = []
+        for stage in ("sft", "rl"):
+            d = s.get(stage)
+            if not d:
+                cells.append("<td>–</td>")
+                continue
+            cells.append(
+                f"<td class='resp'><code>{html.escape(d['response'])}</code><br><small>accuracy "
+                f"{d['accuracy']:.2f} · reward {d['reward']:.2f} · {d['length']} tokens</small></td>"
+            )
+        rows.append(
+            f"<tr><td><img class='thumb' src='data:image/png;base64,{s['image']}' alt='input image'></td>"
+            f"<td class='q'><b>{html.escape(s['task'])}</b><br>{question}<br><small>gold: "
+            f"<code>{html.escape(s['gold'])}</code></small></td>{''.join(cells)}</tr>"
+        )
+    return f"<table class='samples'>{head}{''.join(rows)}</table>"
+
+
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}.up{color:#070;font-weight:bold}.down{color:#a00}
 .grid{display:flex;flex-wrap:wrap;gap:8px}pre{background:#f6f6f6;padding:8px;font-size:12px;overflow:auto}
-.note{background:#fff6d6;padding:8px;border-left:4px solid #e0b000}"""
+.note{background:#fff6d6;padding:8px;border-left:4px solid #e0b000}
+.samples td{text-align:left;vertical-align:top}.samples .resp{max-width:330px;font-size:12px}
+.samples code{white-space:pre-wrap;word-break:break-word}.thumb{width:96px;image-rendering:pixelated}
+.ok{color:#070}.miss{color:#a00}summary{cursor:pointer;font-weight:bold}"""
 
 
 def write_report(
@@ -216,12 +440,14 @@ def write_report(
     sft_metrics: Sequence[Mapping],
     configs: Mapping[str, str],
     notes: Sequence[str] = (),
+    samples: Sequence[Mapping] = (),
+    entropy_bands: Mapping[str, tuple[float, float]] | None = None,
 ) -> tuple[Path, Path]:
     """Write `report.html` and `summary.json` under `out_dir`; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary_path = out / "summary.json"
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(summary_path, summary)
     v = summary["verdict"]
     if v["rl_ran"]:
         headline = (
@@ -232,18 +458,29 @@ def write_report(
         )
     else:
         headline = "<b>The RL stage did not run</b>; the table shows the SFT model only."
+    checks = ""
+    if "targets" in v:
+        items = "".join(
+            f"<li class='{'ok' if met else 'miss'}'>{'met' if met else 'missed'}: {html.escape(name.replace('_', ' '))}</li>"
+            for name, met in v["targets"].items()
+        )
+        lines = "".join(f"<li>{html.escape(line)}</li>" for line in v["lines"])
+        checks = f"<h2>Measured claims</h2><ul>{lines}</ul><ul>{items}</ul>"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>g2rpo demo report</title>",
         f"<style>{_CSS}</style></head><body><h1>g2rpo demo: synthetic data → SFT → G2RPO RL</h1>",
         f"<p>{headline}</p>",
+        checks,
         *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
         "<h2>Validation: SFT vs. RL per task family</h2>",
         "<p>Greedy decoding on the validation split; reward = 0.9·accuracy + 0.1·format + structure "
-        "(recipe §4, max 1.5); length in generated tokens.</p>",
+        "(recipe §4, max 1.5); length in generated tokens; ± one standard error over records.</p>",
         _table(summary, envelopes),
-        "<h2>RL training curves per task family</h2><div class='grid'>",
     ]
-    panels = plot_panels(task_curves(rl_metrics))
+    if samples:
+        parts += ["<h2>Sample completions</h2>", _samples_html(samples)]
+    parts.append("<h2>RL training curves per task family</h2><div class='grid'>")
+    panels = plot_panels(task_curves(rl_metrics), envelopes=envelopes, entropy_bands=entropy_bands)
     parts += [f"<figure><img src='data:image/png;base64,{png}' alt='{t}'></figure>" for t, png in panels]
     if not panels:
         parts.append("<p>No per-task RL metrics were logged.</p>")
@@ -253,12 +490,12 @@ def write_report(
         parts.append(f"<h2>Cold-start SFT</h2><img src='data:image/png;base64,{sft_png}' alt='SFT loss'>")
     timing = summary.get("timing_s", {})
     if timing:
-        rows = "".join(f"<tr><td>{k}</td><td>{v:.1f}</td></tr>" for k, v in timing.items())
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.1f}</td></tr>" for k, v in timing.items())
         parts.append(f"<h2>Time per stage (s)</h2><table><tr><th>stage</th><th>s</th></tr>{rows}</table>")
     parts.append("<h2>Resolved configuration</h2>")
     for name, text in configs.items():
-        parts.append(f"<h3>{html.escape(name)}</h3><pre>{html.escape(text)}</pre>")
+        parts.append(f"<details><summary>{html.escape(name)}</summary><pre>{html.escape(text)}</pre></details>")
     parts.append("</body></html>")
     report_path = out / "report.html"
-    report_path.write_text("\n".join(parts))
+    write_text_atomic(report_path, "\n".join(parts))
     return report_path, summary_path

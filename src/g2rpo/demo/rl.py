@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from g2rpo.algo import Envelope
+from g2rpo.io import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,19 @@ def envelopes_for(values: Mapping[str, object]) -> dict[str, Envelope]:
     return out
 
 
+def entropy_bands_for(values: Mapping[str, object]) -> dict[str, tuple[float, float]]:
+    """Per task family [low, high] entropy band the RL config trains with: its `entropy_bands` over the
+    defaults."""
+    from g2rpo.tasks import TASK_FAMILIES
+
+    overrides = values.get("entropy_bands") or {}
+    if isinstance(overrides, str):
+        overrides = yaml.safe_load(overrides)
+    out = {name: tuple(family.entropy_band) for name, family in TASK_FAMILIES.items()}
+    out.update({name: (float(lo), float(hi)) for name, (lo, hi) in overrides.items()})
+    return out
+
+
 def run_rl(values: dict, *, model_dir: Path, train_file: Path, data_root: Path) -> RLResult:
     """Train with G2RPO from `model_dir` through `g2rpo train`'s own entry point (`g2rpo.train.run`).
 
@@ -52,7 +66,7 @@ def run_rl(values: dict, *, model_dir: Path, train_file: Path, data_root: Path) 
     out = Path(values["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "demo_rl.yaml"
-    config_path.write_text(yaml.safe_dump(values, sort_keys=False))
+    write_text_atomic(config_path, yaml.safe_dump(values, sort_keys=False))
     script_args, config = parse_config(str(config_path))
     metrics_file = out / config.metrics_file
     metrics_file.unlink(missing_ok=True)

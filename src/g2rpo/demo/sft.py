@@ -1,0 +1,92 @@
+"""The demo's cold-start SFT loop: `g2rpo.train.sft`'s config, data and targets, trained with the model's own loss.
+
+Inputs and outputs are those of `g2rpo.train.sft.run_sft`: an `SFTRunConfig`, the rows of `build_sft_dataset`
+(the RL prompt, `<thinking>{reasoning}</thinking><answer>{answer}</answer>` completions, loss on the completion
+only), TRL's `DataCollatorForVisionLanguageModeling`, AdamW with a `transformers` schedule; the folder gets the
+model, its processor, `sft_config.yaml` and `sft_metrics.jsonl` (step, loss, learning rate).
+
+Why the demo does not call `run_sft`: TRL's `SFTTrainer` trains through its fused LM-head path, and on the tiny
+Qwen3-VL that objective disagrees with the model's own next-token loss. Measured on the demo (700 steps): TRL
+logged a training loss of 0.21 while the saved model's own loss (`model(**batch).loss`, the same collator) on
+validation rows was 7.9, and the model ignored its images (blank-image accuracy = real-image accuracy on every
+family). This loop, same data and settings, reaches an own loss of ~0.1 and uses the image; with no gradient
+checkpointing it is also ~3× faster per step on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from g2rpo.io import write_text_atomic
+
+
+def run_demo_sft(config, *, progress: bool = True) -> Path:
+    """Fine-tune `config.model` (a `g2rpo.train.sft.SFTRunConfig`) and save it to `config.output_dir`."""
+    import torch
+    from transformers import get_scheduler
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from g2rpo.models import load_model_and_processor
+    from g2rpo.train.sft import build_sft_dataset
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "sft_config.yaml", config.to_yaml())
+    torch.manual_seed(config.seed)
+    model, processor = load_model_and_processor(config.model, dtype=config.dtype)
+    model.train()
+    rows = build_sft_dataset(config)
+    collate = DataCollatorForVisionLanguageModeling(processor, max_length=config.max_length)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = get_scheduler(
+        config.lr_scheduler_type, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=config.max_steps
+    )
+    rng = random.Random(config.seed)
+    order: list[int] = []
+    batch = config.per_device_train_batch_size
+    log: list[dict] = []
+    window: list[float] = []
+    seen = 0
+    start = time.perf_counter()
+    columns = (TextColumn("SFT"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        job = bar.add_task("sft", total=config.max_steps)
+        for step in range(1, config.max_steps + 1):
+            for _ in range(config.gradient_accumulation_steps):
+                if len(order) < batch:
+                    epoch = list(range(len(rows)))
+                    rng.shuffle(epoch)
+                    order += epoch
+                indices, order = order[:batch], order[batch:]
+                loss = model(**collate([rows[i] for i in indices])).loss / config.gradient_accumulation_steps
+                loss.backward()
+                window.append(float(loss) * config.gradient_accumulation_steps)
+                seen += len(indices)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            if step % config.logging_steps == 0 or step == config.max_steps:
+                log.append({
+                    "step": step, "loss": sum(window) / len(window), "learning_rate": scheduler.get_last_lr()[0],
+                    "epoch": seen / len(rows),
+                })  # fmt: skip
+                window = []
+            bar.advance(job)
+    log.append({"step": config.max_steps, "train_runtime": time.perf_counter() - start})
+    model.save_pretrained(str(out))
+    processor.save_pretrained(str(out))
+    write_text_atomic(out / "sft_metrics.jsonl", "".join(json.dumps(entry) + "\n" for entry in log))
+    return out
