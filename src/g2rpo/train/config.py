@@ -80,7 +80,7 @@ def normalise_resume(value: Any) -> str | bool | None:
 class G2RPOConfig(GRPOConfig):
     """Configuration of :class:`g2rpo.train.G2RPOTrainer` (a `GRPOConfig` with the recipe's fields)."""
 
-    # ---- advantages (recipe §3)
+    # ---- advantages
     advantage_estimator: str = _opt(
         "g2rpo",
         "Advantage estimator from g2rpo.algo.ADVANTAGE_ESTIMATORS: g2rpo (group stage then task stage), "
@@ -98,7 +98,7 @@ class G2RPOConfig(GRPOConfig):
         "Which sample column G2RPO's task stage (and EMA-GRPO's per-task state) normalises by: problem_type "
         "(the verifier kind, as the authors' code does) or task (the task family).",
     )
-    # ---- rewards (recipe §4)
+    # ---- rewards
     think_tag: str = _opt("thinking", "Name of the reasoning tag in <tag>…</tag><answer>…</answer>.")
     format_weight: float = _opt(0.1, "w_f: weight of the format reward in overall = (1-w_f-w_l)·acc + w_f·fmt + s + w_l·len.")
     reward_rules: str = _opt(
@@ -113,7 +113,7 @@ class G2RPOConfig(GRPOConfig):
         "Wall-clock budget in seconds for scoring one batch of responses; items not scored by then are flagged "
         "as timed out and score 0 (None: no budget). See docs/rewards.md.",
     )
-    # ---- length shaping (recipe §5)
+    # ---- length shaping
     length_shaping: str = _opt(
         "fixed",
         "Task-level length shaping: off, fixed (the envelopes in length_envelopes / the task families' defaults) "
@@ -136,7 +136,7 @@ class G2RPOConfig(GRPOConfig):
             "vision [0,0.25,1,2]."
         },
     )
-    # ---- entropy shaping (recipe §6)
+    # ---- entropy shaping
     entropy_band_coef: float = _opt(0.02, "λ_ent: weight of the task-level entropy band penalty (0 disables).")
     entropy_estimator: str = _opt(
         "sampled_nll",
@@ -155,7 +155,7 @@ class G2RPOConfig(GRPOConfig):
         "accumulation window weighs the same) or tokens (a micro-batch weighs with its share of the window's "
         "response tokens, as the authors' loss does).",
     )
-    # ---- dynamic filtering (recipe §7)
+    # ---- dynamic filtering
     dynamic_filtering: bool = _opt(True, "Drop groups whose mean accuracy is <= filter_low or >= filter_high, then refill.")
     filter_low: float = _opt(0.01, "Groups with mean accuracy <= this are dropped (all wrong).")
     filter_high: float = _opt(0.99, "Groups with mean accuracy >= this are dropped (all right).")
@@ -190,11 +190,11 @@ class G2RPOConfig(GRPOConfig):
         "Start a new run in an output_dir that already holds one: delete its checkpoint-* folders and metrics "
         "file first. Without it (and without resume_from_checkpoint) such an output_dir is refused.",
     )
-    # ---- the recipe's update rule (recipe §8) on TRL's own loss
-    loss_type: str = _opt("dapo", "TRL loss type; dapo = token-mean over the accumulation window (recipe §8).")
-    epsilon: float = _opt(0.2, "ε_low of the clipped surrogate (recipe §8).")
-    epsilon_high: float | None = _opt(0.3, "ε_high of the clipped surrogate (recipe §8).")
-    delta: float | None = _opt(3.0, "Upper cap on the ratio; with loss_type dapo it is the dual clip c = 3 (recipe §8).")
+    # ---- the recipe's update rule on TRL's own loss
+    loss_type: str = _opt("dapo", "TRL loss type; dapo = token-mean over the accumulation window.")
+    epsilon: float = _opt(0.2, "ε_low of the clipped surrogate.")
+    epsilon_high: float | None = _opt(0.3, "ε_high of the clipped surrogate.")
+    delta: float | None = _opt(3.0, "Upper cap on the ratio; with loss_type dapo it is the dual clip c = 3.")
     beta: float = _opt(0.0, "KL coefficient; the recipe uses none (and then no reference model is built).")
 
     def __post_init__(self) -> None:
@@ -275,7 +275,7 @@ class G2RPOConfig(GRPOConfig):
     # ---- helpers used by the trainer
     @property
     def effective_length_weight(self) -> float:
-        """``w_l`` actually applied: 0 when length shaping is off (recipe §4)."""
+        """``w_l`` actually applied: 0 when length shaping is off."""
         return 0.0 if self.length_shaping == "off" else self.length_weight
 
     def resolved_auto_length_factors(self) -> dict[str, list[float]]:

@@ -36,7 +36,7 @@ class SFTRunConfig:
     data_root: str | None = None
     """Folder image paths are relative to; default: the JSONL's folder."""
     think_tag: str = "thinking"
-    """Tag of the reasoning block, recipe §4 (`thinking` for OpenVLThinkerV2)."""
+    """Tag of the reasoning block (`thinking` for OpenVLThinkerV2)."""
     max_steps: int = 100
     """Optimiser steps."""
     per_device_train_batch_size: int = 8
