@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench docs clean
+.PHONY: test demo ablation lint bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: lint
 # synth data → tiny Qwen3-VL → cold-start SFT → G2RPO RL → validation → outputs/demo/report.html (≤ 10 min, 2 cores)
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/g2rpo demo --out outputs/demo
+
+# the demo's paired ablation (estimators × shaping arms × seeds on the demo world; an hour or more on 2 cores)
+ablation: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m g2rpo.demo.ablation --out outputs/ablation
 
 # docs/configuration.md is generated from the config dataclasses (a test fails when it falls behind).
 docs: $(STAMP)

@@ -255,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="RL seeds (default: the config's)")
     parser.add_argument("--arms", nargs="+", default=None, help="arms to run (default: all)")
     own, rest = parser.parse_known_args(argv)
+    if any(a in ("-h", "--help") for a in rest):
+        print("ablation options: --ablation-config FILE (default recipes/demo_ablation.yaml), --seeds N [N ...],")
+        print("  --arms NAME [NAME ...]; every demo option below applies to the shared data, SFT and RL stages.\n")
     if not any(a == "--out" or a.startswith("--out=") for a in rest):
         rest = ["--out", "outputs/ablation", *rest]
     config = parse_args(rest)
