@@ -104,7 +104,8 @@ def stage(config: DemoConfig, name: str, *, quiet: bool = False):
 
 
 def _quiet_libraries() -> None:
-    """No weight-loading/saving bars or advisory warnings from transformers and datasets on the console."""
+    """No weight-loading/saving bars or advisory warnings from transformers and datasets on the console; g2rpo's
+    own warnings (reward failures, skipped records) still show."""
     import logging
     import warnings
 
@@ -117,7 +118,7 @@ def _quiet_libraries() -> None:
 
         datasets.utils.logging.disable_progress_bar()
         datasets.utils.logging.set_verbosity_error()
-    logging.getLogger("g2rpo").setLevel(logging.ERROR)
+    logging.getLogger("g2rpo").setLevel(logging.WARNING)  # keep reward failures and other warnings visible
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
 
