@@ -183,6 +183,21 @@ class G2RPOConfig(GRPOConfig):
     max_record_chars: int | None = _opt(
         131_072, "Largest record text (problem + options + answer, in characters) accepted at load; None: no limit."
     )
+    # ---- what trains and what is sampled (g2rpo.train.options, g2rpo.train.mixture; docs/training.md)
+    freeze_vision_tower: bool = _opt(
+        False,
+        "Freeze the vision encoder and its patch merger(s): no gradients, no optimizer state (the decoder still "
+        "trains). With LoRA it also freezes any adapter placed inside the vision tower.",
+    )
+    task_mixture: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Per task family sampling weight of training prompts, e.g. {math: 2, chart: 1, general_vqa: 1}: "
+            "each prompt's family is drawn with probability weight / sum; families of the train set not listed get "
+            "weight 0 (a warning names them). None: TRL's sampler (every row once per epoch). Logged as "
+            "train/mix/<family>. JSON on the command line."
+        },
+    )
     # ---- logging and the output folder
     metrics_file: str = _opt("metrics.jsonl", "JSONL file in output_dir receiving every logged metrics dict.")
     overwrite_output_dir: bool = _opt(
@@ -198,7 +213,7 @@ class G2RPOConfig(GRPOConfig):
     beta: float = _opt(0.0, "KL coefficient; the recipe uses none (and then no reference model is built).")
 
     def __post_init__(self) -> None:
-        for name in ("advantage_kwargs", "length_envelopes", "auto_length_factors", "entropy_bands"):
+        for name in ("advantage_kwargs", "length_envelopes", "auto_length_factors", "entropy_bands", "task_mixture"):
             value = getattr(self, name)
             if isinstance(value, str):
                 setattr(self, name, yaml.safe_load(value))
@@ -245,6 +260,10 @@ class G2RPOConfig(GRPOConfig):
         if self.entropy_band_coef < 0:
             raise ConfigError(f"entropy_band_coef must be >= 0, got {self.entropy_band_coef}")
         one_of("entropy_weighting", ENTROPY_WEIGHTINGS)
+        if self.task_mixture is not None:
+            from g2rpo.train.mixture import check_mixture
+
+            self.task_mixture = check_mixture(self.task_mixture)
         self._check_ranges()
 
     def _check_ranges(self) -> None:

@@ -58,6 +58,20 @@ class ScriptArguments:
         default="0-1000", metadata={"help": "Grounding box convention in prompts: 0-1000 (Qwen3-VL) or pixels (Qwen2.5-VL)."}
     )
     dtype: str | None = field(default=None, metadata={"help": "Model dtype (bfloat16, float32; default: checkpoint's)."})
+    use_peft: bool = field(
+        default=False,
+        metadata={"help": "Train LoRA adapters (TRL's PEFT support) instead of the full model; needs the peft extra: "
+                  'pip install "g2rpo[peft]". The saved model is the adapter (adapter_config.json + weights).'},
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank r (use_peft)."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha; the update is scaled by alpha / r (use_peft)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input (use_peft)."})
+    lora_target_modules: list[str] | None = field(
+        default=None,
+        metadata={"help": "Modules that get adapters, in PEFT's forms: names, a regex, or all-linear (which includes "
+                  "the vision tower). None: every linear layer of the language model, none in the vision tower or "
+                  "the LM head (use_peft)."},
+    )
     threads: int = field(
         default=0,
         metadata={"help": "torch CPU threads; 0 = auto: G2RPO_THREADS, else OMP_NUM_THREADS, else 1 thread on a "
@@ -75,6 +89,10 @@ class ScriptArguments:
                 raise ConfigError(f"eval_files: names {bad} are not usable in metric names (no '/', not empty)")
             if self.eval_file:
                 raise ConfigError("set eval_file or eval_files, not both (name the single file in eval_files)")
+        if self.use_peft:
+            from g2rpo.train.options import require_peft
+
+            require_peft()
         resolve_threads(self.threads)
 
 
@@ -236,7 +254,14 @@ def run(script_args: ScriptArguments, config: G2RPOConfig):
                  for name, path in script_args.eval_files.items()}
     elif script_args.eval_file:
         evals = load_split(script_args.eval_file, script_args, config, script_args.max_eval_samples)
-    trainer = G2RPOTrainer(model, args=config, train_dataset=train, eval_dataset=evals, processing_class=processor)
+    peft_config = None
+    if script_args.use_peft:
+        from g2rpo.train.options import lora_config
+
+        peft_config = lora_config(model, r=script_args.lora_r, alpha=script_args.lora_alpha,
+                                  dropout=script_args.lora_dropout, target_modules=script_args.lora_target_modules)
+    trainer = G2RPOTrainer(model, args=config, train_dataset=train, eval_dataset=evals, processing_class=processor,
+                           peft_config=peft_config)
     try:
         trainer.train(resume_from_checkpoint=config.resume_from_checkpoint)
         trainer.save_model(config.output_dir)

@@ -61,6 +61,8 @@ from g2rpo.train.metrics import (
     task_metrics,
     truncate_metrics,
 )
+from g2rpo.train.mixture import TaskMixture
+from g2rpo.train.options import prepare_trainable
 from g2rpo.train.refill import RefillSource, concat_batches, plan_selection, select_rows
 from g2rpo.train.reward import COMPONENTS, TaskReward, build_scorer, completion_text
 from g2rpo.train.shaping import EnvelopeTable
@@ -208,6 +210,11 @@ class G2RPOTrainer(GRPOTrainer):
             shuffle=self.shuffle_dataset,
         )
         self._suppress_vision_tokens()
+        self.task_mixture = TaskMixture.from_dataset(self.train_dataset, args.task_mixture) if args.task_mixture else None
+        if self.task_mixture is not None:  # refill rounds draw from the mixture too
+            self.refill_source = self.task_mixture.refill_source(
+                self.num_generations, args.generation_batch_size // self.num_generations, seed=args.seed + 1)
+        prepare_trainable(self.model, freeze_vision=args.freeze_vision_tower)  # before train() builds the optimizer
         self._scored: GatheredScores | None = None
         self._capture: dict | None = None
         self._eval_name: str | None = None
@@ -293,6 +300,25 @@ class G2RPOTrainer(GRPOTrainer):
                     shutil.rmtree(path)
                 else:
                     os.remove(path)
+
+    def _get_train_sampler(self, dataset=None):
+        """TRL's ``RepeatSampler`` or, with ``task_mixture``, the mixture's sampler in the same layout."""
+        if self.task_mixture is None:
+            return super()._get_train_sampler(dataset)
+        return self.task_mixture.sampler(
+            mini_repeat_count=self.num_generations, batch_size=self.args.generation_batch_size // self.num_generations,
+            repeat_count=self.num_iterations * self.args.steps_per_generation, seed=self.args.seed)
+
+    def _prepare_inputs(self, generation_batch):
+        # a new generation batch (TRL's condition): log its realised task mix as train/mix/<family>
+        every = self.args.steps_per_generation * self.num_iterations
+        generating = self._step % every == 0 or self._buffered_inputs is None
+        if self.task_mixture is not None and self.model.training and generating:
+            counts = self.task_mixture.counts([row["task"] for row in generation_batch])
+            counts = self.accelerator.reduce(counts.to(self.accelerator.device), "sum").cpu()
+            for key, value in self.task_mixture.mix_metrics(counts).items():
+                self._metrics["train"][key].append(value)
+        return super()._prepare_inputs(generation_batch)
 
     def _set_signature_columns_if_needed(self):
         if self._signature_columns is None:
