@@ -7,6 +7,7 @@ the authors' code) and the *task family* (one of six; shaping bands and dashboar
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,9 +24,11 @@ class TaskFamily:
     ours put the plateau around the lengths the paper's figures show after ~100 steps of the full recipe
     (general VQA ~1,350, math ~1,100, chart ~900, spatial ~550, grounding ~60, documents ~40 tokens), wide
     enough that the band shapes rather than dictates. ``entropy_band`` is the authors' ``[0.2, 0.6]``.
+    ``label`` is the family's column title in the paper's tables and in evaluation reports.
     """
 
     name: str
+    label: str
     category: Category
     envelope: Envelope
     entropy_band: tuple[float, float] = (0.2, 0.6)
@@ -34,15 +37,19 @@ class TaskFamily:
 TASK_FAMILIES: dict[str, TaskFamily] = {
     f.name: f
     for f in (
-        TaskFamily("spatial_grounding", "vision", Envelope(5, 20, 150, 400)),
-        TaskFamily("spatial_reasoning", "both", Envelope(50, 250, 800, 1800)),
-        TaskFamily("general_vqa", "reasoning", Envelope(150, 700, 1800, 3500)),
-        TaskFamily("math", "reasoning", Envelope(150, 600, 1600, 3500)),
-        TaskFamily("chart", "both", Envelope(100, 450, 1300, 2800)),
-        TaskFamily("ocr_document", "vision", Envelope(3, 10, 120, 400)),
+        TaskFamily("spatial_grounding", "Grounding", "vision", Envelope(5, 20, 150, 400)),
+        TaskFamily("spatial_reasoning", "Spatial", "both", Envelope(50, 250, 800, 1800)),
+        TaskFamily("general_vqa", "General VQA", "reasoning", Envelope(150, 700, 1800, 3500)),
+        TaskFamily("math", "Math", "reasoning", Envelope(150, 600, 1600, 3500)),
+        TaskFamily("chart", "Chart", "both", Envelope(100, 450, 1300, 2800)),
+        TaskFamily("ocr_document", "Document", "vision", Envelope(3, 10, 120, 400)),
     )
 }
-"""Task family name → :class:`TaskFamily`. The registry of task families."""
+"""Task family name → :class:`TaskFamily`. The registry of task families; its order fixes the families' integer
+codes in training (``g2rpo.train``), so new families go at the end."""
+
+REPORT_ORDER: tuple[str, ...] = ("general_vqa", "math", "chart", "spatial_grounding", "ocr_document", "spatial_reasoning")
+"""The families in the column order of the paper's ablation table (used by evaluation reports)."""
 
 
 def get_task_family(name: str) -> TaskFamily:
@@ -51,6 +58,27 @@ def get_task_family(name: str) -> TaskFamily:
         return TASK_FAMILIES[name]
     except KeyError:
         raise KeyError(f"unknown task family {name!r}; valid task families: {', '.join(TASK_FAMILIES)}") from None
+
+
+def envelope_for(family: str, overrides: Mapping[str, Sequence[float] | Envelope] | None = None) -> Envelope:
+    """The length envelope of ``family``: ``overrides[family]`` (``[a, b, c, d]`` or an :class:`Envelope`) when
+    present, else the family's default. An unknown family is an error listing the valid ones."""
+    default = get_task_family(family).envelope
+    value = (overrides or {}).get(family)
+    if value is None:
+        return default
+    return value if isinstance(value, Envelope) else Envelope.from_sequence(value)
+
+
+def entropy_band_for(family: str, overrides: Mapping[str, Sequence[float]] | None = None) -> tuple[float, float]:
+    """The ``[low, high]`` entropy band of ``family``: ``overrides[family]`` when present, else the default."""
+    default = get_task_family(family).entropy_band
+    value = (overrides or {}).get(family)
+    if value is None:
+        return (float(default[0]), float(default[1]))
+    if len(value) != 2:
+        raise ValueError(f"an entropy band is 2 numbers [low, high], got {list(value)} for {family}")
+    return (float(value[0]), float(value[1]))
 
 
 PROBLEM_TYPES: tuple[str, ...] = (

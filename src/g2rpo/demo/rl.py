@@ -25,27 +25,23 @@ class RLResult:
 
 def envelopes_for(values: Mapping[str, object]) -> dict[str, Envelope]:
     """Per task family length envelope the RL config trains with: its `length_envelopes` over the defaults."""
-    from g2rpo.tasks import TASK_FAMILIES
+    from g2rpo.tasks import TASK_FAMILIES, envelope_for
 
     overrides = values.get("length_envelopes") or {}
     if isinstance(overrides, str):
         overrides = yaml.safe_load(overrides)
-    out = {name: family.envelope for name, family in TASK_FAMILIES.items()}
-    out.update({name: Envelope(*bounds) for name, bounds in overrides.items()})
-    return out
+    return {name: envelope_for(name, overrides) for name in TASK_FAMILIES}
 
 
 def entropy_bands_for(values: Mapping[str, object]) -> dict[str, tuple[float, float]]:
     """Per task family [low, high] entropy band the RL config trains with: its `entropy_bands` over the
     defaults."""
-    from g2rpo.tasks import TASK_FAMILIES
+    from g2rpo.tasks import TASK_FAMILIES, entropy_band_for
 
     overrides = values.get("entropy_bands") or {}
     if isinstance(overrides, str):
         overrides = yaml.safe_load(overrides)
-    out = {name: tuple(family.entropy_band) for name, family in TASK_FAMILIES.items()}
-    out.update({name: (float(lo), float(hi)) for name, (lo, hi) in overrides.items()})
-    return out
+    return {name: entropy_band_for(name, overrides) for name in TASK_FAMILIES}
 
 
 def run_rl(values: dict, *, model_dir: Path, train_file: Path, data_root: Path) -> RLResult:

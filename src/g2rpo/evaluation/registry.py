@@ -17,6 +17,8 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from g2rpo.tasks import REPORT_ORDER, TASK_FAMILIES
+
 __all__ = [
     "BENCHMARKS",
     "CATEGORY_LABELS",
@@ -26,16 +28,9 @@ __all__ = [
     "resolve_benchmark",
 ]
 
-CATEGORY_LABELS: Mapping[str, str] = {
-    "general_vqa": "General VQA",
-    "math": "Math",
-    "chart": "Chart",
-    "spatial_grounding": "Grounding",
-    "ocr_document": "Document",
-    "spatial_reasoning": "Spatial",
-}
+CATEGORY_LABELS: Mapping[str, str] = {name: TASK_FAMILIES[name].label for name in REPORT_ORDER}
 """The paper's six report categories (ablation table order), keyed by the task-family names of
-:mod:`g2rpo.tasks`."""
+:mod:`g2rpo.tasks` and labelled by :attr:`g2rpo.tasks.TaskFamily.label`."""
 
 
 @dataclass(frozen=True)

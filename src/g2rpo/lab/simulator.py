@@ -5,7 +5,7 @@ The policy over the ``K`` responses of prompt ``p`` (task τ) is a softmax of
     z[p, k] = b[p, k] + θ[p, k] + ⟨F[p, k], w⟩
 
 with fixed base logits ``b``, trainable per-prompt parameters ``θ`` (P, K) and a trainable vector ``w`` (D,)
-**shared by all tasks** (see :mod:`g2rpo.lab.tasks`). One step (recipe §8 in miniature): sample ``B`` prompts
+**shared by all tasks** (see :mod:`g2rpo.lab.problems`). One step (recipe §8 in miniature): sample ``B`` prompts
 (each task its share, without replacement), ``G`` responses per prompt from the current policy, look up the
 rewards, compute advantages with an estimator from ``g2rpo.algo.ADVANTAGE_ESTIMATORS`` (group id = prompt slot,
 task id = task index), and take one optimiser step on the loss of ``g2rpo.algo.clipped_policy_loss`` with
@@ -38,7 +38,7 @@ from g2rpo.lab.measures import (
     per_task_mean,
     task_moments,
 )
-from g2rpo.lab.tasks import TaskMix
+from g2rpo.lab.problems import TaskMix
 
 
 @dataclass(frozen=True)

@@ -130,9 +130,9 @@ def resolve_envelope(envelope: Envelope | None, task: str | None) -> Envelope | 
     """``envelope`` if given, else the task family's default envelope (``g2rpo.tasks``), else ``None``."""
     if envelope is not None or task is None:
         return envelope
-    from g2rpo.tasks import get_task_family  # torch-importing; see registry.get_verifier
+    from g2rpo.tasks import envelope_for  # torch-importing; see registry.get_verifier
 
-    return get_task_family(task).envelope
+    return envelope_for(task)
 
 
 def length_components(

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from g2rpo.algo import Envelope
-from g2rpo.tasks import TASK_FAMILIES
+from g2rpo.tasks import TASK_FAMILIES, envelope_for
 
 
 def auto_envelope(lengths: torch.Tensor, factors: Sequence[float]) -> Envelope:
@@ -48,9 +48,7 @@ class EnvelopeTable:
     ) -> None:
         self.mode = mode
         self.auto_factors = dict(auto_factors or {})
-        self.envelopes: dict[str, Envelope] = {name: f.envelope for name, f in TASK_FAMILIES.items()}
-        for name, values in (overrides or {}).items():
-            self.envelopes[name] = Envelope.from_sequence(values)
+        self.envelopes: dict[str, Envelope] = {name: envelope_for(name, overrides) for name in TASK_FAMILIES}
         self.calibrated: set[str] = set()
 
     @property

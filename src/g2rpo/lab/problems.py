@@ -1,4 +1,5 @@
-"""Simulated tasks: reward maps over a finite set of responses, one registry of reward-map kinds.
+"""The lab's simulated reward problems (one per simulated task; not the training task families of
+:mod:`g2rpo.tasks`): reward maps over a finite set of responses, one registry of reward-map kinds.
 
 Each simulated task has ``P`` prompts; every prompt has the same ``K`` candidate responses (indices ``0..K−1``)
 and a task-specific **reward map** ``R[p, k]``, plus the base policy's logits ``b[p, k]`` (which set the
