@@ -11,7 +11,10 @@ Shapes: ``rewards`` (N,) float, ``group_ids`` and ``task_ids`` (N,) int64 or seq
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+import inspect
+import math
+import typing
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -89,12 +92,51 @@ ADVANTAGE_ESTIMATORS: dict[str, Callable[..., AdvantageEstimator]] = {
 ``eps``; ``ema_grpo`` takes ``decay``, ``min_std`` and ``guard``."""
 
 
-def make_estimator(name: str, **kwargs) -> AdvantageEstimator:
-    """Build the estimator registered as ``name``; an unknown name lists the valid ones."""
+def _factory(name: str) -> Callable[..., AdvantageEstimator]:
     try:
-        factory = ADVANTAGE_ESTIMATORS[name]
+        return ADVANTAGE_ESTIMATORS[name]
     except KeyError:
         raise KeyError(
             f"unknown advantage estimator {name!r}; valid estimators: {', '.join(ADVANTAGE_ESTIMATORS)}"
         ) from None
-    return factory(**kwargs)
+
+
+def make_estimator(name: str, **kwargs) -> AdvantageEstimator:
+    """Build the estimator registered as ``name``; an unknown name lists the valid ones, and an unknown or
+    mistyped option is a ``ValueError`` naming it (:func:`check_estimator_options`)."""
+    check_estimator_options(name, kwargs)
+    return _factory(name)(**kwargs)
+
+
+def estimator_options(name: str) -> dict[str, object]:
+    """The options of estimator ``name``: keyword → default (``grpo`` → ``{"std": "population", "eps": 1e-06}``)."""
+    return {p.name: p.default for p in inspect.signature(_factory(name)).parameters.values()}
+
+
+def _option_types(factory: Callable) -> dict[str, object]:
+    target = factory.__init__ if isinstance(factory, type) else factory
+    return typing.get_type_hints(target)
+
+
+def check_estimator_options(name: str, options: Mapping[str, object]) -> None:
+    """Check ``options`` for estimator ``name`` before anything is built: every key must be one of its options
+    and every value of the option's declared type (one of a ``Literal``'s values; a finite number for a float).
+    Raises ``ValueError`` naming the option and listing the valid ones or values."""
+    valid = estimator_options(name)
+    types = _option_types(_factory(name))
+    for key, value in options.items():
+        if key not in valid:
+            listed = ", ".join(valid) or "none (it takes no options)"
+            raise ValueError(f"unknown option {key!r} for advantage estimator {name!r}; valid options: {listed}")
+        expected = types.get(key)
+        if typing.get_origin(expected) is Literal:
+            allowed = typing.get_args(expected)
+            if value not in allowed:
+                raise ValueError(
+                    f"option {key!r} of advantage estimator {name!r} is {value!r}; valid values: "
+                    + ", ".join(map(repr, allowed))
+                )
+        elif expected is float and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+        ):
+            raise ValueError(f"option {key!r} of advantage estimator {name!r} must be a finite number, got {value!r}")

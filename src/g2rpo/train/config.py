@@ -89,8 +89,9 @@ class G2RPOConfig(GRPOConfig):
     advantage_kwargs: dict | str | None = field(
         default=None,
         metadata={
-            "help": "Keyword arguments for the estimator's factory, e.g. {stages: group+task} for g2rpo, {std: population} "
-            "for grpo, {decay: 0.99, min_std: 0.001, guard: 5.0} for ema_grpo. JSON string on the command line."
+            "help": "Options of the estimator, e.g. {stages: group+task} for g2rpo, {std: population} for grpo, "
+            "{decay: 0.99, min_std: 0.001, guard: 5.0} for ema_grpo; checked when the config loads (an unknown or "
+            "mistyped option is an error listing the valid ones). JSON string on the command line."
         },
     )
     advantage_key: str = _opt(
@@ -222,6 +223,19 @@ class G2RPOConfig(GRPOConfig):
         super().__post_init__()
         self.validate()
 
+    def _check_advantage_kwargs(self) -> None:
+        """``advantage_kwargs`` are the estimator's own options, checked and built once here so a typo fails at
+        load with the option's name, not later as a ``TypeError`` inside the trainer."""
+        from g2rpo.algo import make_estimator
+
+        options = self.advantage_kwargs or {}
+        if not isinstance(options, dict):
+            raise ConfigError(f"advantage_kwargs must be a mapping of options, e.g. {{stages: task}}; got {options!r}")
+        try:
+            make_estimator(self.advantage_estimator, **options)
+        except ValueError as error:
+            raise ConfigError(f"advantage_kwargs: {error}") from None
+
     def validate(self) -> None:
         """Check the recipe's fields; every error names the key and the valid values."""
         from g2rpo.algo import ADVANTAGE_ESTIMATORS
@@ -232,6 +246,7 @@ class G2RPOConfig(GRPOConfig):
                 raise ConfigError(f"{key}={getattr(self, key)!r} is not valid; choose one of: {', '.join(valid)}")
 
         one_of("advantage_estimator", list(ADVANTAGE_ESTIMATORS))
+        self._check_advantage_kwargs()
         one_of("advantage_key", ADVANTAGE_KEYS)
         one_of("length_shaping", LENGTH_SHAPING_MODES)
         one_of("length_unit", LENGTH_UNITS)
