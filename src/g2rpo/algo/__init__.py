@@ -14,8 +14,11 @@ from g2rpo.algo.registry import (
     DrGrpo,
     G2rpo,
     Grpo,
+    check_estimator_options,
+    estimator_options,
     make_estimator,
 )
+from g2rpo.algo.segments import CodedKeys
 from g2rpo.algo.shaping import Envelope, entropy_band_penalty, length_score, token_entropy
 
 __all__ = [
@@ -23,15 +26,18 @@ __all__ = [
     "STAGES",
     "TIE_TOLERANCE",
     "AdvantageEstimator",
+    "CodedKeys",
     "DrGrpo",
     "EmaGrpo",
     "Envelope",
     "G2rpo",
     "Grpo",
     "PolicyLossStats",
+    "check_estimator_options",
     "clipped_policy_loss",
     "dr_grpo_advantages",
     "entropy_band_penalty",
+    "estimator_options",
     "filter_groups",
     "g2rpo_advantages",
     "gaussianize",

@@ -8,6 +8,7 @@ segments are separated by a stable counting partition instead of a second sort.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -15,13 +16,65 @@ PARTITION_LIMIT = 1 << 22
 """Largest ``segments × N`` for which a stable partition uses a one-hot cumulative count instead of a sort."""
 
 
+@dataclass(frozen=True, eq=False)
+class CodedKeys(Sequence):
+    """A sequence of N hashable keys held as dense codes: row ``i``'s key is ``keys[codes[i]]``.
+
+    ``codes`` (N,) int64 number the keys in order of first appearance, exactly as :func:`as_codes` numbers a
+    plain sequence, so every estimator computes from a ``CodedKeys`` bit for bit what it computes from the list
+    of its keys (EMA-GRPO's state keeps the keys themselves, e.g. task names) — without coding N Python objects.
+    Build one from integer indices into a vocabulary with :meth:`from_ids`.
+    """
+
+    codes: torch.Tensor
+    keys: tuple[Hashable, ...]
+
+    def __post_init__(self) -> None:
+        codes = self.codes
+        if not isinstance(codes, torch.Tensor) or codes.dim() != 1 or codes.dtype != torch.int64:
+            raise TypeError(f"CodedKeys.codes must be a 1-D int64 tensor, got {getattr(codes, 'dtype', type(codes))}")
+        n_keys = len(self.keys)
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= n_keys):
+            raise ValueError(f"CodedKeys.codes must lie in 0..{n_keys - 1} (one per key)")
+        first = _first_positions(codes, n_keys)
+        if bool((first == codes.numel()).any()) or bool((first[1:] <= first[:-1]).any()):
+            raise ValueError("CodedKeys.codes must number every key in order of first appearance (use from_ids)")
+
+    @classmethod
+    def from_ids(cls, ids: torch.Tensor, vocabulary: Sequence[Hashable]) -> CodedKeys:
+        """The keys ``vocabulary[ids[i]]``; ``ids`` (N,) integer indices into ``vocabulary``."""
+        _check_int_ids(ids)
+        unique, inverse = torch.unique(ids.to(torch.int64), return_inverse=True)
+        order = torch.argsort(_first_positions(inverse, unique.numel()))
+        renumber = torch.empty_like(order).scatter_(0, order, torch.arange(order.numel()))
+        return cls(renumber[inverse], tuple(vocabulary[i] for i in unique[order].tolist()))
+
+    def __len__(self) -> int:
+        return self.codes.numel()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.keys[c] for c in self.codes[index].tolist()]
+        return self.keys[int(self.codes[index])]
+
+
+def _first_positions(codes: torch.Tensor, n_codes: int) -> torch.Tensor:
+    """(S,) the first position of each code ``0..S−1`` in ``codes`` (N where a code is absent)."""
+    n = codes.numel()
+    first = torch.full((n_codes,), n, dtype=torch.int64)
+    return first.scatter_reduce(0, codes, torch.arange(n), "amin")
+
+
 def as_codes(ids: torch.Tensor | Sequence[Hashable], *, length: int | None = None) -> tuple[torch.Tensor, list]:
     """Dense int64 codes ``0..S−1`` for arbitrary ids, and the key of each code.
 
     ``ids`` is an integer tensor (any values, any order) or a sequence of hashable keys (e.g. task names).
-    Tensor ids are coded in sorted order (keys are Python ints); sequences in order of first appearance.
+    Tensor ids are coded in sorted order (keys are Python ints); sequences in order of first appearance
+    (a :class:`CodedKeys` is such a sequence, already coded).
     """
-    if isinstance(ids, torch.Tensor):
+    if isinstance(ids, CodedKeys):
+        codes, keys = ids.codes, list(ids.keys)
+    elif isinstance(ids, torch.Tensor):
         _check_int_ids(ids)
         uniq, codes = torch.unique(ids, return_inverse=True)
         keys = uniq.tolist()
@@ -35,7 +88,8 @@ def as_codes(ids: torch.Tensor | Sequence[Hashable], *, length: int | None = Non
 
 
 def as_id_tensor(ids: torch.Tensor | Sequence[Hashable], *, length: int) -> torch.Tensor:
-    """Integer ids as a tensor: tensors pass through (checked), sequences of keys become codes."""
+    """Integer ids as a tensor: tensors pass through (checked), sequences of keys become codes (a
+    :class:`CodedKeys` gives its codes)."""
     if isinstance(ids, torch.Tensor):
         _check_int_ids(ids)
         if ids.numel() != length:

@@ -23,10 +23,18 @@ from collections.abc import Sequence
 import torch
 from transformers import TrainerCallback
 
+from g2rpo.algo.segments import as_codes
 from g2rpo.io import write_text_atomic
 from g2rpo.train.reward import COMPONENTS
 
 logger = logging.getLogger(__name__)
+
+
+def _by_family(families: Sequence[str]) -> list[tuple[str, torch.Tensor]]:
+    """``(family, row mask)`` for every family present, sorted by name. ``families`` may be a
+    :class:`~g2rpo.algo.CodedKeys` (no per-row Python) or any sequence of names (coded once)."""
+    codes, names = as_codes(families)
+    return [(name, codes == code) for code, name in sorted(enumerate(names), key=lambda item: item[1])]
 
 
 def task_metrics(families: Sequence[str], components: torch.Tensor, token_lengths: torch.Tensor) -> dict[str, float]:
@@ -34,13 +42,12 @@ def task_metrics(families: Sequence[str], components: torch.Tensor, token_length
     gathered over ranks: what the policy does, before filtering).
 
     Args:
-        families: (N,) task family of every row.
+        families: (N,) task family of every row (names, or a :class:`~g2rpo.algo.CodedKeys` of them).
         components: (N, 5) reward components in :data:`~g2rpo.train.reward.COMPONENTS` order.
         token_lengths: (N,) response lengths in tokens.
     """
     out: dict[str, float] = {}
-    for family in sorted(set(families)):
-        rows = torch.tensor([f == family for f in families], dtype=torch.bool)
+    for family, rows in _by_family(families):
         comp, lengths = components[rows].double(), token_lengths[rows].double()
         out[f"{family}/reward"] = comp[:, COMPONENTS.index("overall")].mean().item()
         for name in COMPONENTS[:-1]:
@@ -55,8 +62,8 @@ def task_metrics(families: Sequence[str], components: torch.Tensor, token_length
 def advantage_metrics(families: Sequence[str], advantages: torch.Tensor) -> dict[str, float]:
     """Per-family ``advantage/mean|std|min|max`` of the rows the update trains on (after filtering)."""
     out: dict[str, float] = {}
-    for family in sorted(set(families)):
-        adv = advantages[torch.tensor([f == family for f in families], dtype=torch.bool)].double()
+    for family, rows in _by_family(families):
+        adv = advantages[rows].double()
         out[f"{family}/advantage/mean"] = adv.mean().item()
         out[f"{family}/advantage/std"] = adv.std(unbiased=False).item()
         out[f"{family}/advantage/min"] = adv.min().item()
@@ -67,8 +74,7 @@ def advantage_metrics(families: Sequence[str], advantages: torch.Tensor) -> dict
 def filter_metrics(families: Sequence[str], kept: torch.Tensor) -> dict[str, float]:
     """``<task>/fraction_filtered`` over every response generated this step (all rounds), and the total."""
     out = {"filter/fraction_filtered": 1.0 - kept.double().mean().item() if kept.numel() else 0.0}
-    for family in sorted(set(families)):
-        rows = torch.tensor([f == family for f in families], dtype=torch.bool)
+    for family, rows in _by_family(families):
         out[f"{family}/fraction_filtered"] = 1.0 - kept[rows].double().mean().item()
     return out
 

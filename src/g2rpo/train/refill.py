@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from trl.trainer.utils import RepeatSampler, pad
+from trl.trainer.utils import RepeatSampler
 
 LEFT_PADDED = ("prompt_ids", "prompt_mask")
 RIGHT_PADDED = (
@@ -36,6 +36,74 @@ class Selection:
     n_padding: int
 
 
+class SelectionPlanner:
+    """:func:`plan_selection` one round at a time: each :meth:`add` costs O(W·L) tensor work, so a step with
+    ``K`` rounds plans in O(K·W·L) instead of re-planning every round after each refill (O(K²·W·L)).
+
+    After ``k`` calls to :meth:`add` the plan equals ``plan_selection(keeps[:k], W, L)``. Per rank it holds the
+    first ``L`` kept rows and the first ``L`` dropped rows (the padding candidates), in round order.
+    """
+
+    def __init__(self, world_size: int, local_size: int) -> None:
+        self.world_size, self.local_size, self.n_rounds = world_size, local_size, 0
+        shape = (world_size, local_size)
+        self._kept = (torch.zeros(shape, dtype=torch.long), torch.zeros(shape, dtype=torch.long))
+        self._dropped = (torch.zeros(shape, dtype=torch.long), torch.zeros(shape, dtype=torch.long))
+        self.n_kept = torch.zeros(world_size, dtype=torch.long)  # (W,) kept rows taken, ≤ L
+        self._n_dropped = torch.zeros(world_size, dtype=torch.long)
+
+    def add(self, keep: torch.Tensor) -> bool:
+        """Take round ``n_rounds``'s gathered keep mask (W·L,) bool; return whether every rank is full."""
+        w, n = self.world_size, self.local_size
+        if keep.numel() != w * n:
+            raise ValueError(f"keep mask of round {self.n_rounds} has {keep.numel()} rows, expected W·L = {w * n}")
+        mask = keep.reshape(w, n).to(device="cpu", dtype=torch.bool)
+        self._take(mask, self._kept, self.n_kept)
+        if not self.full:
+            self._take(~mask, self._dropped, self._n_dropped)
+        self.n_rounds += 1
+        return self.full
+
+    def _take(self, mask: torch.Tensor, slots: tuple[torch.Tensor, torch.Tensor], count: torch.Tensor) -> None:
+        """Append each rank's ``mask``ed rows of this round, in row order, to its slots while fewer than L."""
+        slot = count.unsqueeze(1) + mask.cumsum(1) - 1
+        rank, row = torch.nonzero(mask & (slot < self.local_size), as_tuple=True)
+        column = slot[rank, row]
+        slots[0][rank, column] = self.n_rounds
+        slots[1][rank, column] = row
+        count += torch.bincount(rank, minlength=self.world_size)
+
+    @property
+    def full(self) -> bool:
+        return bool((self.n_kept == self.local_size).all())
+
+    @property
+    def n_padding(self) -> torch.Tensor:
+        """(W,) rows each rank is short of ``L`` kept rows (topped up with dropped rows, masked out)."""
+        return self.local_size - self.n_kept
+
+    def rank_rows(self, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rank ``rank``'s rows as ``(round, local_row)`` int64 tensors: its kept rows, then its padding rows."""
+        kept, n_pad = int(self.n_kept[rank]), min(int(self.n_padding[rank]), int(self._n_dropped[rank]))
+        return tuple(torch.cat([k[rank, :kept], d[rank, :n_pad]]) for k, d in zip(self._kept, self._dropped, strict=True))
+
+    def final_rows(self) -> torch.Tensor:
+        """(M,) int64: every rank's kept rows, rank by rank, as ``round · W·L + gathered_row`` (the flat index
+        into the rounds' gathered rows concatenated in round order)."""
+        real = torch.arange(self.local_size).unsqueeze(0) < self.n_kept.unsqueeze(1)
+        gathered = torch.arange(self.world_size).unsqueeze(1) * self.local_size + self._kept[1]
+        return (self._kept[0] * (self.world_size * self.local_size) + gathered)[real]
+
+    def selections(self) -> list[Selection]:
+        """Every rank's :class:`Selection` (as :func:`plan_selection` returns them)."""
+        out = []
+        for rank in range(self.world_size):
+            rounds, rows = self.rank_rows(rank)
+            out.append(Selection(rows=list(zip(rounds.tolist(), rows.tolist(), strict=True)),
+                                 n_padding=int(self.n_padding[rank])))
+        return out
+
+
 def plan_selection(keeps: Sequence[torch.Tensor], world_size: int, local_size: int) -> tuple[list[Selection], bool]:
     """Every rank's rows after ``len(keeps)`` rounds, and whether every rank is full.
 
@@ -44,32 +112,26 @@ def plan_selection(keeps: Sequence[torch.Tensor], world_size: int, local_size: i
         world_size: W.  local_size: L rows per rank per round.
     Returns:
         ``(selections, full)``; a rank short of ``L`` kept rows is topped up with dropped rows (earliest
-        first) counted in ``Selection.n_padding``.
+        first) counted in ``Selection.n_padding``. Rank ``r`` takes its kept rows in round order, then row order.
+        The trainer plans round by round with :class:`SelectionPlanner`.
     """
-    selections, full = [], True
-    for rank in range(world_size):
-        lo = rank * local_size
-        kept = [(k, i) for k, keep in enumerate(keeps) for i in range(local_size) if bool(keep[lo + i])]
-        rows = kept[:local_size]
-        n_padding = local_size - len(rows)
-        if n_padding:
-            full = False
-            dropped = [(k, i) for k, keep in enumerate(keeps) for i in range(local_size) if not bool(keep[lo + i])]
-            rows += dropped[:n_padding]
-        selections.append(Selection(rows=rows, n_padding=n_padding))
-    return selections, full
+    planner = SelectionPlanner(world_size, local_size)
+    for keep in keeps:
+        planner.add(keep)
+    return planner.selections(), planner.full
 
 
-def select_rows(batch: dict, rows: Sequence[int]) -> dict:
+def select_rows(batch: dict, rows: Sequence[int] | torch.Tensor) -> dict:
     """Rows ``rows`` of a split TRL batch (tensors along dim 0, per-row lists); 0-d tensors are dropped."""
     n = len(batch["prompt_ids"])
-    index = torch.as_tensor(list(rows), dtype=torch.long)
+    index = rows.to(torch.long) if isinstance(rows, torch.Tensor) else torch.as_tensor(list(rows), dtype=torch.long)
+    positions = index.tolist()
     out = {}
     for key, value in batch.items():
         if isinstance(value, torch.Tensor) and value.dim() > 0 and value.size(0) == n:
             out[key] = value[index.to(value.device)]
         elif isinstance(value, list) and len(value) == n:
-            out[key] = [value[i] for i in rows]
+            out[key] = [value[i] for i in positions]
         elif isinstance(value, torch.Tensor) and value.dim() == 0:
             continue
         elif value is None:
@@ -80,8 +142,20 @@ def select_rows(batch: dict, rows: Sequence[int]) -> dict:
 
 
 def _pad_rows(tensors: list[torch.Tensor], value: float, side: str) -> torch.Tensor:
-    rows = [row for t in tensors for row in t]
-    return pad(rows, padding_value=value, padding_side=side)
+    """Stack the rows of padded batches into one, as TRL's ``pad`` over the rows: every dimension after the
+    row's first widened to the largest; the first one padded on ``side``, the others on the right."""
+    if tensors[0].dim() < 2:
+        return torch.cat(tensors)
+    parts = [t for t in tensors if t.size(0)]  # a part without rows widens nothing
+    shape = [max(t.size(d) for t in parts or tensors) for d in range(1, tensors[0].dim())]
+    out = torch.full((sum(t.size(0) for t in parts), *shape), value, dtype=tensors[0].dtype,
+                     device=tensors[0].device)
+    start = 0
+    for t in parts:
+        seq = slice(shape[0] - t.size(1), shape[0]) if side == "left" else slice(0, t.size(1))
+        out[(slice(start, start + t.size(0)), seq, *(slice(0, s) for s in t.shape[2:]))] = t
+        start += t.size(0)
+    return out
 
 
 def concat_batches(batches: Sequence[dict], pad_token_id: int) -> dict:

@@ -46,7 +46,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 from trl import GRPOTrainer
 from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_by_grid
 
-from g2rpo.algo import entropy_band_penalty, filter_groups, make_estimator
+from g2rpo.algo import CodedKeys, entropy_band_penalty, filter_groups, make_estimator
 from g2rpo.algo.loss import microbatch_weight
 from g2rpo.errors import UserError
 from g2rpo.io import write_json_atomic
@@ -63,7 +63,7 @@ from g2rpo.train.metrics import (
 )
 from g2rpo.train.mixture import TaskMixture
 from g2rpo.train.options import prepare_trainable
-from g2rpo.train.refill import RefillSource, concat_batches, plan_selection, select_rows
+from g2rpo.train.refill import RefillSource, SelectionPlanner, concat_batches, select_rows
 from g2rpo.train.reward import COMPONENTS, TaskReward, build_scorer, completion_text
 from g2rpo.train.shaping import EnvelopeTable
 
@@ -454,89 +454,98 @@ class G2RPOTrainer(GRPOTrainer):
         rounds = [self._score_round(inputs)]
         keep = self._keep if filtering else (lambda s, g: torch.ones(len(s.families), dtype=torch.bool))
         keeps = [keep(rounds[0][1], group_size)]
-        selections, full = plan_selection(keeps, world, local_size)
+        planner = SelectionPlanner(world, local_size)
+        full = planner.add(keeps[0])
         while not full and len(rounds) - 1 < self.args.max_refill_tries:
             indices = self.refill_source.next_round()[rank * local_size : (rank + 1) * local_size]
             rounds.append(self._score_round([self.train_dataset[i] for i in indices]))
             keeps.append(keep(rounds[-1][1], group_size))
-            selections, full = plan_selection(keeps, world, local_size)
+            full = planner.add(keeps[-1])
 
-        # The gathered final batch: every rank's real (unpadded) rows, rank by rank.
-        final = [(k, r * local_size + i) for r, sel in enumerate(selections)
-                 for k, i in sel.rows[: len(sel.rows) - sel.n_padding]]
+        # Every row of every round, gathered (N per round), coded once: row j of round k is k·N + j.
         scores = [s for _, s in rounds]
-        per_round = world * local_size // group_size
-        rewards = torch.stack([scores[k].overall[j] for k, j in final]) if final else torch.zeros(0)
-        group_ids = torch.tensor([k * per_round + j // group_size for k, j in final], dtype=torch.long)
-        key_of = (lambda s, j: s.families[j]) if self.args.advantage_key == "task" else (lambda s, j: s.problem_types[j])
-        keys = [key_of(scores[k], j) for k, j in final]
+        n_round = world * local_size
+        family_of = {name: code for code, name in enumerate(FAMILIES)}
+        families = torch.tensor([family_of[f] for s in scores for f in s.families], dtype=torch.long)
+        # The gathered final batch: every rank's real (unpadded) rows, rank by rank.
+        final = planner.final_rows()
+        rewards = torch.cat([s.overall for s in scores]).index_select(0, final)
+        group_ids = final // n_round * (n_round // group_size) + final % n_round // group_size
+        trained = CodedKeys.from_ids(families.index_select(0, final), FAMILIES)
+        if self.args.advantage_key == "task":
+            keys = trained
+        else:
+            type_of = {name: code for code, name in enumerate(PROBLEM_TYPES)}
+            types = torch.tensor([type_of[p] for s in scores for p in s.problem_types], dtype=torch.long)
+            keys = CodedKeys.from_ids(types.index_select(0, final), PROBLEM_TYPES)
         estimator = self.estimator if mode == "train" else copy.deepcopy(self.estimator)
-        advantages = estimator(rewards, group_ids, keys).float() if final else torch.zeros(0)
+        advantages = estimator(rewards, group_ids, keys).float() if len(final) else torch.zeros(0)
 
-        mine = selections[rank]
-        offset = sum(len(s.rows) - s.n_padding for s in selections[:rank])
-        n_real = len(mine.rows) - mine.n_padding
-        batch = self._assemble(rounds, mine.rows)
+        round_of, row_of = planner.rank_rows(rank)
+        offset, n_real = int(planner.n_kept[:rank].sum()), int(planner.n_kept[rank])
+        n_padding = len(row_of) - n_real
+        batch = self._assemble(rounds, round_of, row_of)
         device = self.accelerator.device
-        batch["advantages"] = torch.cat([advantages[offset : offset + n_real], torch.zeros(mine.n_padding)]).to(device)
-        if mine.n_padding:
+        batch["advantages"] = torch.cat([advantages[offset : offset + n_real], torch.zeros(n_padding)]).to(device)
+        if n_padding:
             batch["completion_mask"][n_real:] = 0
-        families = [scores[k].families[rank * local_size + i] for k, i in mine.rows]
-        batch["task_index"] = torch.tensor([FAMILIES.index(f) for f in families], dtype=torch.long, device=device)
+        batch["task_index"] = families.index_select(0, round_of * n_round + rank * local_size + row_of).to(device)
         loss_mask = batch["completion_mask"] * batch.get("tool_mask", 1)
         batch["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
 
         self._replace_logged_advantages(scores, final, advantages)
-        self._log_step(mode, scores, keeps, final, advantages, selections, full)
+        self._log_step(mode, scores, keeps, CodedKeys.from_ids(families, FAMILIES), trained, advantages, planner)
         return unsplit_pixel_values_by_grid(batch)
 
-    def _assemble(self, rounds, rows: list[tuple[int, int]]) -> dict:
-        runs: list[tuple[int, list[int]]] = []
-        for k, i in rows:
-            if runs and runs[-1][0] == k:
-                runs[-1][1].append(i)
-            else:
-                runs.append((k, [i]))
-        parts = [select_rows(rounds[k][0], idx) for k, idx in runs]
+    def _assemble(self, rounds, round_of: torch.Tensor, row_of: torch.Tensor) -> dict:
+        """The rank's batch: rows ``row_of[j]`` of rounds ``round_of[j]``, each run of one round selected at once."""
+        run_rounds, run_sizes = torch.unique_consecutive(round_of, return_counts=True)
+        parts = [select_rows(rounds[k][0], idx)
+                 for k, idx in zip(run_rounds.tolist(), torch.split(row_of, run_sizes.tolist()), strict=True)]
         return concat_batches(parts, self._tokenizer.pad_token_id)
 
-    def _replace_logged_advantages(self, scores, final, advantages) -> None:
-        value = {kj: a for kj, a in zip(final, advantages.tolist(), strict=True)}
-        ours = [value.get((k, j), float("nan")) for k, s in enumerate(scores) for j in range(len(s.families))]
+    def _replace_logged_advantages(self, scores, final: torch.Tensor, advantages: torch.Tensor) -> None:
+        """TRL's completions table gets our advantages: NaN for every generated row the update does not train on."""
+        ours = torch.full((sum(len(s.families) for s in scores),), float("nan"), dtype=torch.float64)
+        ours[final] = advantages.double()
         logged = self._logs["advantages"]
         n = min(len(logged), len(ours))
         for _ in range(n):
             logged.pop()
-        logged.extend(ours[len(ours) - n :])
+        logged.extend(ours[len(ours) - n :].tolist())
 
-    def _log_step(self, mode, scores, keeps, final, advantages, selections, full) -> None:
+    def _log_step(self, mode, scores, keeps, families: CodedKeys, trained: CodedKeys, advantages: torch.Tensor,
+                  planner: SelectionPlanner) -> None:
+        """Step metrics: ``families`` (every generated row's family, all rounds), ``trained`` (the final rows')."""
         metrics = self._metrics[mode]
-        all_families = [f for s in scores for f in s.families]
         everything = task_metrics(
-            all_families,
+            families,
             torch.cat([s.components for s in scores]),
             torch.cat([s.tokens for s in scores]),
         )
-        trained = advantage_metrics([scores[k].families[j] for k, j in final], advantages) if final else {}
-        for key, value in {**everything, **trained}.items():
+        per_task = advantage_metrics(trained, advantages) if len(trained) else {}
+        for key, value in {**everything, **per_task}.items():
             metrics[key].append(value)
-        for key, value in filter_metrics(all_families, torch.cat(keeps)).items():
+        for key, value in filter_metrics(families, torch.cat(keeps)).items():
             metrics[key].append(value)
-        n_padding = sum(s.n_padding for s in selections)
+        full, n_padding = planner.full, int(planner.n_padding.sum())
+        n_rows = sum(len(planner.rank_rows(r)[0]) for r in range(planner.world_size))
         metrics["filter/tries"].append(float(len(scores) - 1))
         metrics["filter/partial_batch"].append(float(not full))
-        metrics["filter/padding_fraction"].append(n_padding / sum(len(s.rows) for s in selections))
+        metrics["filter/padding_fraction"].append(n_padding / n_rows)
         metrics["scorer/timeouts"].append(float(sum(int(s.timed_out.sum()) for s in scores)))
         if self.envelope_table.active:
-            for family in sorted(set(all_families)):
+            for family in sorted(families.keys):
                 for name, v in zip("abcd", self.envelope_table.envelopes[family].as_list(), strict=True):
                     metrics[f"{family}/envelope/{name}"].append(v)
         if not full:
             logger.warning(
                 "dynamic filtering: batch still short after %d refill tries; %d of %d rows are padding (masked out "
                 "of the loss). Raise max_refill_tries or widen filter_low/filter_high.",
-                len(scores) - 1, n_padding, sum(len(s.rows) for s in selections),
+                len(scores) - 1, n_padding, n_rows,
             )
+
+
 
     # ---- loss: TRL's clipped surrogate + the task-level entropy band
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
