@@ -132,3 +132,28 @@ def test_lora_trains_only_adapters_saves_and_reloads_and_freeze_keeps_vision_ada
     for name in lora:
         assert torch.equal(loaded[name], after[name]), name
     trainer.close()
+
+
+@pytest.mark.slow
+def test_g2rpo_train_runs_lora_with_a_frozen_vision_tower_and_a_task_mixture(tmp_path, peft):
+    """The `g2rpo train` path: the YAML/command-line keys reach the trainer and the saved model is the adapter."""
+    import json
+    from pathlib import Path
+
+    from g2rpo.cli import main
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny_cpu.yaml"
+    out = tmp_path / "run"
+    status = main([
+        "train", "--config", str(recipe), "--output_dir", str(out), "--model_name_or_path", str(tmp_path / "tiny"),
+        "--train_file", str(tmp_path / "synth" / "train.jsonl"), "--eval_strategy", "no", "--eval_file", "",
+        "--synth_n_train", "12", "--synth_n_val", "2", "--max_steps", "1", "--save_strategy", "no",
+        "--max_completion_length", "4", "--scorer_workers", "0", "--use_peft", "true", "--lora_r", "4",
+        "--freeze_vision_tower", "true", "--task_mixture", '{"math": 1, "chart": 1}',
+    ])
+    assert status == 0
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 4
+    assert (out / "adapter_model.safetensors").is_file() and not (out / "model.safetensors").exists()
+    row = next(json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if "train/loss" in line)
+    assert row["train/mix/math"] + row["train/mix/chart"] == 1.0
+    assert row["train/mix/ocr_document"] == 0.0
