@@ -63,6 +63,7 @@ from g2rpo.train.metrics import (
 )
 from g2rpo.train.mixture import TaskMixture
 from g2rpo.train.options import prepare_trainable
+from g2rpo.train.preprocess import ImageCacheCallback, install_image_cache
 from g2rpo.train.refill import RefillSource, SelectionPlanner, concat_batches, select_rows
 from g2rpo.train.reward import COMPONENTS, TaskReward, build_scorer, completion_text
 from g2rpo.train.shaping import EnvelopeTable
@@ -196,6 +197,10 @@ class G2RPOTrainer(GRPOTrainer):
         callbacks = [*(kwargs.pop("callbacks", None) or []), JsonlMetricsCallback(args.metrics_file)]
         super().__init__(model, reward_funcs=[self.task_reward], args=args, train_dataset=train_dataset,
                          eval_dataset=eval_dataset, callbacks=callbacks, **kwargs)
+        # each unique prompt image is preprocessed once per round (TRL's own path: 2·G times)
+        self.processing_class, self.image_cache = install_image_cache(self.processing_class)
+        if self.image_cache is not None:
+            self.add_callback(ImageCacheCallback(self.image_cache))
         bands = {name: tuple(f.entropy_band) for name, f in TASK_FAMILIES.items()}
         bands.update({k: tuple(v) for k, v in (args.entropy_bands or {}).items()})
         self.entropy_bands = {FAMILIES.index(k): v for k, v in bands.items()}
