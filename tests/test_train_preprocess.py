@@ -22,6 +22,7 @@ from transformers import Qwen2VLImageProcessorPil
 from trl.data_utils import apply_chat_template
 
 from g2rpo.models import loading
+from g2rpo.train import preprocess
 from g2rpo.train.preprocess import (
     CachedImageProcessor,
     ImageCache,
@@ -88,7 +89,7 @@ def assert_identical(a, b) -> None:
 
 
 @pytest.mark.parametrize("bounds", [None, (32 * 32, 64 * 64)])
-def test_a_round_is_bit_identical_and_processes_each_unique_image_once(tiny, count_processed, bounds):
+def test_a_round_is_bit_identical_and_processes_each_unique_image_once(tiny, count_processed, bounds, monkeypatch):
     from g2rpo.models import load_processor
 
     pixels = {} if bounds is None else {"min_pixels": bounds[0], "max_pixels": bounds[1]}
@@ -98,6 +99,8 @@ def test_a_round_is_bit_identical_and_processes_each_unique_image_once(tiny, cou
     prompts = [[a], [b], [c, a]]  # the third prompt shares a with the first
     group_size = 4
 
+    keyed = []
+    monkeypatch.setattr(preprocess, "image_key", lambda im: keyed.append(im) or image_key(im))
     plain = trl_round(processor, prompts, group_size)
     # 2 calls × 4 copies × (1 + 1 + 2) images = 32 images processed on TRL's path
     assert sum(count_processed) == 32
@@ -107,6 +110,8 @@ def test_a_round_is_bit_identical_and_processes_each_unique_image_once(tiny, cou
         assert_identical(ours, theirs)
     assert sum(count_processed) == 3 and len(count_processed) == 1  # a, b and c, in one call
     assert (cache.misses, cache.hits) == (3, 29)
+    # keys: the first call's 16 image objects once each; the second call passes the same objects
+    assert len(keyed) == 16 and len({id(im) for im in keyed}) == 16
     # a is 64×96 px: inside the tiny bounds (32²…128²) it keeps its size, a 4×6 grid of 16-px patches; with
     # max_pixels 64² smart_resize shrinks it by √(6144/4096) to 52×78 → floored to multiples of 32: 32×64 → 2×4
     assert plain[1]["image_grid_thw"][0].tolist() == ([1, 4, 6] if bounds is None else [1, 2, 4])
@@ -206,6 +211,17 @@ def test_inputs_it_cannot_key_go_through_unchanged():
     inner, cached, cache = processor_pair()
     assert_identical(cached(arrays, return_tensors="pt"), inner(arrays, return_tensors="pt"))
     assert (cache.misses, cache.hits, len(cache)) == (0, 0, 0)
+
+
+def test_an_object_is_keyed_once_per_round():
+    a = noise(64, 64, 0)
+    inner, cached, cache = processor_pair()
+    cached([a])
+    a.paste((0, 0, 0), (0, 0, 8, 8))  # drawn on in place: within the round its key stands (the stated assumption)
+    assert cache.key_of(a) != image_key(a)
+    cache.clear()  # a new round keys it afresh
+    assert_identical(cached([a], return_tensors="pt"), inner([a], return_tensors="pt"))
+    assert cache.misses == 2
 
 
 def test_the_callback_empties_the_cache_after_each_step_and_eval_batch():
