@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from g2rpo.algo import ADVANTAGE_ESTIMATORS, clipped_policy_loss, make_estimator
 from g2rpo.lab.measures import grad_shares, inject_outlier, steps_to_fraction, task_moments
-from g2rpo.lab.simulator import LabConfig, batch_layout, policy_gradient, run_simulation, surrogate_logit_grad
 from g2rpo.lab.problems import TaskSpec, build_mix
+from g2rpo.lab.simulator import LabConfig, batch_layout, policy_gradient, run_simulation, surrogate_logit_grad
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -11,9 +11,9 @@ import pytest
 from g2rpo.algo import ADVANTAGE_ESTIMATORS
 from g2rpo.errors import UserError
 from g2rpo.lab import cli
+from g2rpo.lab.problems import DEFAULT_TASK_SPEC, DEFAULT_TASKS, TaskSpec, parse_task_spec
 from g2rpo.lab.report import FIGURES
 from g2rpo.lab.summary import PROBE_FIELDS, SUMMARY_FIELDS
-from g2rpo.lab.problems import DEFAULT_TASK_SPEC, DEFAULT_TASKS, TaskSpec, parse_task_spec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -9,9 +9,9 @@ rewards, dense narrow rewards — for every estimator in ``g2rpo.algo.ADVANTAGE_
 """
 
 from g2rpo.lab.measures import achievable_reward, grad_shares, inject_outlier, steps_to_fraction, task_moments
+from g2rpo.lab.problems import DEFAULT_TASKS, TASK_KINDS, TaskSpec, build_mix, parse_task_spec
 from g2rpo.lab.simulator import LabConfig, ProbeRecord, RunRecord, policy_gradient, run_simulation
 from g2rpo.lab.summary import SUMMARY_FIELDS, summarize
-from g2rpo.lab.problems import DEFAULT_TASKS, TASK_KINDS, TaskSpec, build_mix, parse_task_spec
 
 __all__ = [
     "DEFAULT_TASKS",

@@ -17,10 +17,10 @@ import torch
 
 from g2rpo.algo import ADVANTAGE_ESTIMATORS
 from g2rpo.errors import UserError, did_you_mean
+from g2rpo.lab.problems import DEFAULT_TASK_SPEC, build_mix, parse_task_spec
 from g2rpo.lab.report import write_figures, write_html
 from g2rpo.lab.simulator import DEFAULT_LR, OPTIMIZERS, LabConfig, RunRecord, run_simulation
 from g2rpo.lab.summary import summarize
-from g2rpo.lab.problems import DEFAULT_TASK_SPEC, build_mix, parse_task_spec
 
 HELP = "Simulate multi-task RL with every advantage estimator; write summary.json, figures and HTML."
 

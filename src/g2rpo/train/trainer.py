@@ -551,7 +551,6 @@ class G2RPOTrainer(GRPOTrainer):
             )
 
 
-
     # ---- loss: TRL's clipped surrogate + the task-level entropy band
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
                                            batch_size=None, compute_entropy=False, **kwargs):
