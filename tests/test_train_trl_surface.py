@@ -1,0 +1,81 @@
+"""Every private TRL (and transformers ``Trainer``) name that ``g2rpo.train`` uses is listed in
+:data:`g2rpo.train.trl_surface.TRL_PRIVATE_SURFACE`, and still exists in the installed TRL.
+
+The code is read, not trusted: the test walks ``src/g2rpo/train/*.py`` and collects (a) methods of
+``G2RPOTrainer`` that override a private method of ``GRPOTrainer``, (b) private attributes read or written on
+any object that ``GRPOTrainer`` or ``transformers.Trainer`` define (``self._metrics``, ``trainer._logs`` …) and
+(c) names imported from TRL's internal modules (``trl.trainer.*``). A new use that is not in the list fails,
+naming it and its file, and so does a listed name that the code no longer uses or that TRL no longer has.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import transformers.trainer as hf_trainer
+import trl.trainer.grpo_trainer as grpo_module
+from trl import GRPOTrainer
+
+from g2rpo.train.trl_surface import TRL_PRIVATE_SURFACE
+
+TRAIN = Path(__file__).resolve().parents[1] / "src" / "g2rpo" / "train"
+LIBRARY_SOURCE = inspect.getsource(grpo_module) + inspect.getsource(hf_trainer)
+
+
+def _defined_by_the_library(name: str) -> bool:
+    return hasattr(GRPOTrainer, name) or re.search(rf"self\.{re.escape(name)}\b", LIBRARY_SOURCE) is not None
+
+
+def _found() -> dict[str, set[str]]:
+    """Private library name → the files of ``g2rpo.train`` that use it."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(TRAIN.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(b, ast.Name) and b.id == "GRPOTrainer" for b in node.bases
+            ):
+                names += [
+                    f.name for f in node.body
+                    if isinstance(f, ast.FunctionDef) and f.name.startswith("_") and not f.name.startswith("__")
+                    and hasattr(GRPOTrainer, f.name)
+                ]
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                if _defined_by_the_library(node.attr):
+                    names.append(node.attr)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trl.trainer"):
+                names += [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                found.setdefault(name, set()).add(path.name)
+    return found
+
+
+def test_every_private_name_in_use_is_listed():
+    found = _found()
+    unlisted = {name: sorted(files) for name, files in found.items() if name not in TRL_PRIVATE_SURFACE}
+    unused = sorted(set(TRL_PRIVATE_SURFACE) - set(found))
+    assert not unlisted, f"private TRL names used but not listed in g2rpo.train.trl_surface: {unlisted}"
+    assert not unused, f"listed in g2rpo.train.trl_surface but no longer used: {unused}"
+
+
+def test_every_listed_name_still_exists_in_trl():
+    import importlib
+
+    missing = []
+    for name in TRL_PRIVATE_SURFACE:
+        if name.startswith("trl."):
+            module, _, attr = name.rpartition(".")
+            if not hasattr(importlib.import_module(module), attr):
+                missing.append(name)
+        elif not _defined_by_the_library(name):
+            missing.append(name)
+    assert not missing, f"the installed TRL no longer has: {missing} (g2rpo.train.trl_surface says why each is used)"
+
+
+def test_the_walk_sees_a_known_use():
+    # Guards the walker itself: the trainer's override of TRL's loss must be found.
+    assert "trainer.py" in _found()["_compute_loss"]
