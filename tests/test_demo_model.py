@@ -14,7 +14,7 @@ def test_calibration_centres_and_scales_every_merger(tmp_path):
     images = [generate_sample(0, "calibration", i).image for i in range(12)]
     path = build_demo_model(tmp_path / "m", hidden_size=64, num_layers=1, calibration_images=images)
     model, processor = load_model_and_processor(str(path))  # the saved checkpoint carries the calibration
-    target = model.get_input_embeddings().weight.pow(2).mean().sqrt()
+    target = model.get_input_embeddings().weight.detach().pow(2).mean().sqrt()
     feats = vision_features(model, processor.image_processor, images)
     assert len(feats) == 2  # the main merger and one DeepStack merger
     for out in feats:
