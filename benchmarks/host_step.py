@@ -7,11 +7,13 @@ Used by ``bench_trainer.py`` (time per step, before vs after, side by side) and 
   task families and problem types for ``W·L`` rows in groups of ``G`` (a fraction ``drop`` of the groups all
   right or all wrong, so dynamic filtering drops them), and one rank's split TRL batch of ``L`` rows.
 - :class:`HostStepTrainer` is ``G2RPOTrainer`` built without ``__init__`` (no model, no TRL setup) whose
-  ``_score_round`` serves those rounds; everything after it — keep masks, refill planning, advantages, the
-  rank's batch, logged advantages and step metrics — is the trainer's own code.
+  ``_score_round`` serves those rounds as :class:`~g2rpo.train.rollouts.Rollouts`; everything after it — keep
+  masks, refill planning, advantages (``g2rpo.train.step.run_step``), the rank's batch, logged advantages and
+  step metrics — is the trainer's own code.
 - :class:`BeforeHostStepTrainer` is the same with the step's bookkeeping as it was before it was vectorised
-  (per-row Python, strings as task ids, planning re-run over every round after each refill), copied unchanged
-  below: the benchmark's baseline and the tests' slow reference.
+  (per-row Python, strings as task ids, planning re-run over every round after each refill, the gathered
+  scores as :class:`GatheredScores`), copied unchanged below: the benchmark's baseline and the tests' slow
+  reference.
 """
 
 from __future__ import annotations
@@ -36,17 +38,40 @@ from g2rpo.train.refill import (
     Selection,
 )
 from g2rpo.train.reward import COMPONENTS
+from g2rpo.train.rollouts import Rollouts
 from g2rpo.train.shaping import EnvelopeTable
-from g2rpo.train.trainer import FAMILIES, G2RPOTrainer, GatheredScores
+from g2rpo.train.trainer import FAMILIES, G2RPOTrainer
 
 logger = logging.getLogger("g2rpo.train.trainer")
 
 
 @dataclass(frozen=True)
+class GatheredScores:
+    """One round's rewards gathered over ranks, in TRL's gathered row order (N rows): the record before
+    :class:`~g2rpo.train.rollouts.Rollouts`, as the code before vectorisation reads it."""
+
+    components: torch.Tensor  # (N, 5) in COMPONENTS order
+    tokens: torch.Tensor  # (N,) response length in tokens
+    families: list[str]
+    problem_types: list[str]
+    timed_out: torch.Tensor  # (N,) bool
+
+    @property
+    def accuracy(self) -> torch.Tensor:
+        return self.components[:, COMPONENTS.index("accuracy")]
+
+    @property
+    def overall(self) -> torch.Tensor:
+        return self.components[:, COMPONENTS.index("overall")]
+
+
+@dataclass(frozen=True)
 class FakeRound:
-    """One generation round: this rank's split TRL batch (L rows) and the gathered scores (N = W·L rows)."""
+    """One generation round: this rank's split TRL batch (L rows) and the gathered rows (N = W·L), as the
+    trainer's :class:`~g2rpo.train.rollouts.Rollouts` and as the old :class:`GatheredScores`."""
 
     batch: dict
+    rollouts: Rollouts
     scores: GatheredScores
 
 
@@ -71,14 +96,18 @@ def fake_rounds(n_rounds: int, *, world: int, local_size: int, group_size: int, 
         overall = accuracy + 0.1 * fmt + 0.05 * structure + 0.1 * length
         components = torch.stack([accuracy, fmt, structure, length, overall], 1)
         assert components.shape[1] == len(COMPONENTS)
-        tokens = torch.randint(16, 2048, (n,), generator=gen).float()
+        tokens = torch.randint(16, 2048, (n,), generator=gen)
+        timed_out = torch.rand(n, generator=gen) < 0.002
         scores = GatheredScores(
             components=components,
-            tokens=tokens,
+            tokens=tokens.float(),
             families=[FAMILIES[c] for c in family.tolist()],
             problem_types=[PROBLEM_TYPES[c] for c in ptype.tolist()],
-            timed_out=torch.rand(n, generator=gen) < 0.002,
+            timed_out=timed_out,
         )
+        rollouts = Rollouts(components=components, tokens=tokens, families=family, problem_types=ptype,
+                            timed_out=timed_out, failed=torch.zeros(n, dtype=torch.bool),
+                            group_ids=torch.arange(n) // group_size)
         p = int(torch.randint(prompt_width // 2, prompt_width + 1, (), generator=gen))
         c = int(torch.randint(completion_width // 2, completion_width + 1, (), generator=gen))
         prompt_len = torch.randint(1, p + 1, (local_size, 1), generator=gen)
@@ -96,7 +125,7 @@ def fake_rounds(n_rounds: int, *, world: int, local_size: int, group_size: int, 
             "advantages": torch.zeros(local_size),
             "num_items_in_batch": completion_mask.sum(),
         }
-        out.append(FakeRound(batch=batch, scores=scores))
+        out.append(FakeRound(batch=batch, rollouts=rollouts, scores=scores))
     return out
 
 
@@ -141,16 +170,18 @@ class HostStepTrainer(G2RPOTrainer):
         self._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
         self._logs = {"advantages": deque(maxlen=len(self._fake[0].scores.families))}
         self.refill_source.epoch = self.refill_source.round = 0  # keeps its cached epoch order
-        self._scored = None
 
-    def _score_round(self, inputs):
+    def _serve(self) -> FakeRound:
         if self._next >= len(self._fake):
             raise IndexError(f"the step asked for fake round {self._next + 1} of {len(self._fake)}; build more")
         served = self._fake[self._next]
         self._next += 1
-        self._scored = served.scores
         self._logs["advantages"].extend([0.0] * len(served.scores.families))  # TRL logs its own first
-        return served.batch, served.scores
+        return served
+
+    def _score_round(self, inputs):
+        served = self._serve()
+        return served.batch, served.rollouts
 
     def step(self) -> dict:
         """One step's bookkeeping from the first fake round; returns the rank's training batch."""
@@ -282,6 +313,10 @@ def filter_metrics_before(families: Sequence[str], kept: torch.Tensor) -> dict[s
 
 class BeforeHostStepTrainer(HostStepTrainer):
     """The step's bookkeeping before vectorisation (the baseline)."""
+
+    def _score_round(self, inputs):
+        served = self._serve()
+        return served.batch, served.scores
 
     def _keep(self, scores: GatheredScores, group_size: int) -> torch.Tensor:
         group_ids = torch.arange(len(scores.families)) // group_size

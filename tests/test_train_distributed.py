@@ -82,7 +82,7 @@ def run_rank(model_dir: str, out_dir: str, world: int, *, then_filter: bool = Fa
     trainer.model.train()
     mine = global_rows()[rank * local : (rank + 1) * local]
     batch = trainer._generate_and_score_completions(mine)
-    first = batch["advantages"].cpu(), trainer._scored
+    first = batch["advantages"].cpu(), trainer.last_step.rollouts
     filtered = None
     if then_filter:
         trainer.args.dynamic_filtering, trainer.args.max_refill_tries, trainer.args.advantage_key = True, 3, "task"
@@ -124,11 +124,11 @@ def test_two_processes_match_one_process(tmp_path):
     groups = torch.arange(N_ROWS) // GROUP
     half = N_ROWS // 2
     per_rank = torch.cat([
-        g2rpo_advantages(scores.overall[s], groups[s], scores.problem_types[s.start:s.stop]).float()
+        g2rpo_advantages(scores.overall[s], groups[s], scores.problem_type_keys()[s.start:s.stop]).float()
         for s in (slice(0, half), slice(half, N_ROWS))
     ])
     assert not torch.allclose(per_rank, single, atol=1e-3)
-    torch.testing.assert_close(g2rpo_advantages(scores.overall, groups, scores.problem_types).float(), single)
+    torch.testing.assert_close(g2rpo_advantages(scores.overall, groups, scores.problem_type_keys()).float(), single)
 
     # Filtering with refill across the two processes: both ran the same number of rounds (no collective was
     # left waiting), some groups were dropped and refilled, padding rows (if any) carry no advantage, and the

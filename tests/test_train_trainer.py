@@ -89,9 +89,9 @@ def test_advantages_and_loss_are_the_recipes(tiny, tmp_path):
     assert trainer.task_reward.rules == trainer.args.reward_rules  # the config's reward rules reach the scorer
     trainer.model.train()
     batch = trainer._generate_and_score_completions([r for r in rows(2, offset=1) for _ in range(4)])
-    scores = trainer._scored
+    scores = trainer.last_step.rollouts
     # G2RPO (group stage, then task stage keyed by problem type) on the gathered rewards
-    expected = g2rpo_advantages(scores.overall, torch.arange(8) // 4, scores.problem_types).float()
+    expected = g2rpo_advantages(scores.overall, torch.arange(8) // 4, scores.problem_type_keys()).float()
     torch.testing.assert_close(batch["advantages"], expected)
 
     # TRL's dapo loss with epsilon 0.2 / epsilon_high 0.3 / delta 3 is the recipe's dual-clip token mean.

@@ -12,6 +12,10 @@ _EXPORTS = {
     "G2RPOTrainer": "g2rpo.train.trainer",
     "TaskReward": "g2rpo.train.reward",
     "EnvelopeTable": "g2rpo.train.shaping",
+    "Rollouts": "g2rpo.train.rollouts",
+    "StepResult": "g2rpo.train.step",
+    "StepSettings": "g2rpo.train.step",
+    "run_step": "g2rpo.train.step",
     "auto_envelope": "g2rpo.train.shaping",
 }
 

@@ -32,7 +32,10 @@ def check_dataset(dataset, name: str) -> None:
     if unknown:
         raise ValueError(f"{name}: unknown task families {unknown}; valid: {', '.join(TASK_FAMILIES)}")
     for value in sorted(set(raw["problem_type"])):
-        canonical_problem_type(value)
+        canonical = canonical_problem_type(value)  # an unknown name: KeyError listing the valid ones
+        if canonical != value:
+            raise ValueError(f"{name}: problem_type {value!r} is not canonical, write {canonical!r} (names are "
+                             "canonicalised once, when g2rpo.data loads the records: use g2rpo.data.to_hf_dataset)")
 
 
 def pad_left(processing_class) -> None:

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from trl.trainer.utils import RepeatSampler
 
 LEFT_PADDED = ("prompt_ids", "prompt_mask")
 RIGHT_PADDED = (
@@ -206,6 +205,9 @@ class RefillSource:
 
     def _epoch_order(self) -> list[int]:
         if self._order is None:
+            # imported here so that the planner and the row helpers import without TRL
+            from trl.trainer.utils import RepeatSampler
+
             sampler = RepeatSampler(
                 range(self.dataset_size),
                 mini_repeat_count=self.num_generations,

@@ -20,11 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from g2rpo.rewards import BatchScorer, RewardInfrastructureError
-from g2rpo.tasks import canonical_problem_type
+from g2rpo.train.rollouts import COMPONENTS, problem_type_codes
 from g2rpo.train.shaping import EnvelopeTable
-
-COMPONENTS = ("accuracy", "format", "structure", "length", "overall")
-"""Column order of :attr:`ScoredBatch.components`."""
 
 LogMetric = Callable[[str, float], None]
 """TRL's ``log_metric(name, value)`` (``GRPOTrainer._log_metric``): averaged over the logging window."""
@@ -32,8 +29,9 @@ LogMetric = Callable[[str, float], None]
 
 @dataclass(frozen=True)
 class ScoredBatch:
-    """The rewards of one process's responses. ``components`` (N, 5) in :data:`COMPONENTS` order;
-    ``timed_out`` and ``failed`` (N,) bool."""
+    """The rewards of one process's responses, as the reward function returns them. ``components`` (N, 5) in
+    :data:`COMPONENTS` order; ``timed_out`` and ``failed`` (N,) bool. The trainer turns them into a
+    :class:`~g2rpo.train.rollouts.Rollouts` with the rows' codes and group ids."""
 
     components: torch.Tensor
     lengths: torch.Tensor
@@ -130,9 +128,13 @@ class TaskReward:
     ) -> ScoredBatch:
         """Score a batch and keep every component (the trainer's entry point).
 
+        ``problem_type`` holds canonical names (``g2rpo.data`` canonicalises them when it loads the data).
+
         Raises:
+            ValueError: a problem type is not canonical (naming its row).
             RewardInfrastructureError: no item of a non-empty batch could be scored (worker faults).
         """
+        problem_type_codes(problem_type, "reward batch")
         texts = [completion_text(c) for c in completions]
         if lengths is None:
             lengths = self.lengths(texts, completion_ids)
@@ -141,7 +143,7 @@ class TaskReward:
         verifier_options = None
         if options is not None:
             verifier_options = [
-                multiple_choice_options(o) if canonical_problem_type(p) == "multiple choice" else None
+                multiple_choice_options(o) if p == "multiple choice" else None
                 for o, p in zip(options, problem_type, strict=True)
             ]
         scored = self.scorer.score(

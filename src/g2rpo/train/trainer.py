@@ -4,9 +4,11 @@ Data flow of one generation batch (generate → reward → filter/refill → adv
 
     _generate_and_score_completions(inputs)            one TRL round per call of super(); rounds repeat
       └─ super()  ─ generation (transformers or vLLM), TRL's tensors
-           └─ _calculate_rewards  (override)           TaskReward → components, gathered over ranks
-      filter_groups on the gathered accuracy           recipe §7; refill rounds until full or tries run out
-      make_estimator(advantage_estimator)(…)           on the gathered final batch; each rank keeps its slice
+           └─ _calculate_rewards  (override)           TaskReward → Rollouts (train/rollouts.py), one gather
+      run_step(rounds, StepSettings, estimator)        train/step.py, pure: filter_groups (recipe §7), refill
+                                                       rounds pulled until full or tries run out, the estimator
+                                                       on the gathered final batch, metrics → StepResult
+      the rank's batch from StepResult.round_of/row_of; _log_step appends StepResult.metrics
     _compute_loss (override) = TRL loss + λ_ent · entropy_band_penalty(…) / grad-accum steps
 
 The clipped surrogate of recipe §8 is TRL's own: ``loss_type="dapo"`` is the token mean over the accumulation
@@ -36,7 +38,6 @@ import os
 import re
 import shutil
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -46,52 +47,32 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
 from trl import GRPOTrainer
 from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_by_grid
 
-from g2rpo.algo import CodedKeys, entropy_band_penalty, filter_groups, make_estimator
+from g2rpo.algo import entropy_band_penalty, make_estimator
 from g2rpo.algo.loss import microbatch_weight
 from g2rpo.errors import UserError
 from g2rpo.io import write_json_atomic
-from g2rpo.tasks import PROBLEM_TYPES, TASK_FAMILIES, canonical_problem_type
+from g2rpo.tasks import TASK_FAMILIES
 from g2rpo.train.checks import check_dataset, pad_left
 from g2rpo.train.config import G2RPOConfig
 from g2rpo.train.metrics import (
     JsonlMetricsCallback,
-    advantage_metrics,
     entropy_sums,
-    filter_metrics,
-    task_metrics,
     truncate_metrics,
 )
 from g2rpo.train.mixture import TaskMixture
 from g2rpo.train.options import prepare_trainable
 from g2rpo.train.preprocess import ImageCacheCallback, install_image_cache
-from g2rpo.train.refill import RefillSource, SelectionPlanner, concat_batches, select_rows
-from g2rpo.train.reward import COMPONENTS, TaskReward, build_scorer, completion_text
+from g2rpo.train.refill import RefillSource, concat_batches, select_rows
+from g2rpo.train.reward import TaskReward, build_scorer, completion_text
+from g2rpo.train.rollouts import FAMILY_NAMES, Rollouts, family_codes, problem_type_codes
 from g2rpo.train.shaping import EnvelopeTable
+from g2rpo.train.step import StepResult, StepSettings, run_step
 
 logger = logging.getLogger(__name__)
 
-FAMILIES: tuple[str, ...] = tuple(TASK_FAMILIES)
+FAMILIES = FAMILY_NAMES
 STATE_FILE = "g2rpo_state.json"
 CONFIG_FILE = "g2rpo_config.yaml"
-
-
-@dataclass(frozen=True)
-class GatheredScores:
-    """One round's rewards gathered over ranks, in TRL's gathered row order (N rows)."""
-
-    components: torch.Tensor  # (N, 5) in COMPONENTS order
-    tokens: torch.Tensor  # (N,) response length in tokens
-    families: list[str]
-    problem_types: list[str]
-    timed_out: torch.Tensor  # (N,) bool
-
-    @property
-    def accuracy(self) -> torch.Tensor:
-        return self.components[:, COMPONENTS.index("accuracy")]
-
-    @property
-    def overall(self) -> torch.Tensor:
-        return self.components[:, COMPONENTS.index("overall")]
 
 
 TRAINER_STATE = "trainer_state.json"
@@ -220,7 +201,8 @@ class G2RPOTrainer(GRPOTrainer):
             self.refill_source = self.task_mixture.refill_source(
                 self.num_generations, args.generation_batch_size // self.num_generations, seed=args.seed + 1)
         prepare_trainable(self.model, freeze_vision=args.freeze_vision_tower)  # before train() builds the optimizer
-        self._scored: GatheredScores | None = None
+        self._round: Rollouts | None = None  # set by _calculate_rewards inside TRL's round, taken by _score_round
+        self.last_step: StepResult | None = None  # the latest step's result, for inspection (never read back)
         self._capture: dict | None = None
         self._eval_name: str | None = None
         self._last_finite: tuple[int, dict] | None = None
@@ -413,141 +395,121 @@ class G2RPOTrainer(GRPOTrainer):
                 self._diverged(f"grad_norm is {value}")
         return super()._maybe_log_save_evaluate(tr_loss, grad_norm, *args, **kwargs)
 
-    # ---- rewards: every component, gathered over ranks
+    # ---- rewards: every component, gathered over ranks as one Rollouts record
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         device = self.accelerator.device
         families = [x["task"] for x in inputs]
-        problem_types = [canonical_problem_type(x["problem_type"]) for x in inputs]
+        problem_types = [x["problem_type"] for x in inputs]
+        family = family_codes(families, "generation batch")
+        problem_type = problem_type_codes(problem_types, "generation batch")
         texts = [completion_text(c) for c in completions]
         lengths = self.task_reward.lengths(texts, completion_ids_list)
-        codes = torch.tensor([FAMILIES.index(f) for f in families], dtype=torch.float32)
         table = self.envelope_table
         if self.model.training and table.mode == "auto" and len(table.calibrated) < len(FAMILIES):
-            both = self.accelerator.gather(torch.stack([lengths, codes], 1).to(device)).cpu()
-            table.calibrate(both[:, 0], [FAMILIES[int(c)] for c in both[:, 1]])
+            both = self.accelerator.gather(torch.stack([lengths.to(torch.int64), family], 1).to(device)).cpu()
+            table.calibrate(both[:, 0].float(), [FAMILIES[c] for c in both[:, 1].tolist()])
         scored = self.task_reward.components(
             completions, completion_ids_list, [x["answer"] for x in inputs], problem_types, families,
             options=[x.get("options") for x in inputs], lengths=lengths, log_metric=self._log_metric,
         )
-        tokens = torch.tensor([len(ids) for ids in completion_ids_list], dtype=torch.float32)
-        pcodes = torch.tensor([PROBLEM_TYPES.index(p) for p in problem_types], dtype=torch.float32)
-        local = torch.cat([scored.components, torch.stack([tokens, codes, pcodes, scored.timed_out.float()], 1)], 1)
-        gathered = self.accelerator.gather(local.to(device)).cpu()
-        self._scored = GatheredScores(
-            components=gathered[:, : len(COMPONENTS)],
-            tokens=gathered[:, 5],
-            families=[FAMILIES[int(c)] for c in gathered[:, 6]],
-            problem_types=[PROBLEM_TYPES[int(c)] for c in gathered[:, 7]],
-            timed_out=gathered[:, 8].bool(),
+        group_size = self.num_generations if self.model.training else self.num_generations_eval
+        first = self.accelerator.process_index * len(inputs)
+        local = Rollouts(
+            components=scored.components,
+            tokens=torch.tensor([len(ids) for ids in completion_ids_list], dtype=torch.int64),
+            families=family,
+            problem_types=problem_type,
+            timed_out=scored.timed_out,
+            failed=scored.failed,
+            group_ids=torch.arange(first, first + len(inputs)) // group_size,
         )
-        return self._scored.overall.unsqueeze(1).to(device)
+        self._round = local.gather(self.accelerator)
+        return self._round.overall.unsqueeze(1).to(device)
 
-    # ---- one TRL round, filtering, refill and our advantages
-    def _score_round(self, inputs) -> tuple[dict, GatheredScores]:
+    # ---- one TRL round, then the step (filtering, refill, advantages, metrics: g2rpo.train.step)
+    def _score_round(self, inputs) -> tuple[dict, Rollouts]:
+        """One TRL generation round: this rank's split batch and the round's gathered rollouts."""
+        self._round = None
         output = super()._generate_and_score_completions(inputs)
-        return split_pixel_values_by_grid(output), self._scored
+        rollouts, self._round = self._round, None
+        if rollouts is None:
+            raise RuntimeError("GRPOTrainer._generate_and_score_completions no longer calls _calculate_rewards; "
+                               "the round's rollouts cannot be read (TRL changed)")
+        return split_pixel_values_by_grid(output), rollouts
 
-    def _keep(self, scores: GatheredScores, group_size: int) -> torch.Tensor:
-        group_ids = torch.arange(len(scores.families)) // group_size
-        return filter_groups(scores.accuracy, group_ids, low=self.args.filter_low, high=self.args.filter_high)
+    def _step_settings(self, local_size: int) -> StepSettings:
+        training = self.model.training
+        return StepSettings(
+            world_size=self.accelerator.num_processes,
+            local_size=local_size,
+            group_size=self.num_generations if training else self.num_generations_eval,
+            filtering=training and self.args.dynamic_filtering,
+            filter_low=self.args.filter_low,
+            filter_high=self.args.filter_high,
+            max_refill_tries=self.args.max_refill_tries,
+            advantage_key=self.args.advantage_key,
+        )
 
     def _generate_and_score_completions(self, inputs):
         mode = "train" if self.model.training else "eval"
-        group_size = self.num_generations if mode == "train" else self.num_generations_eval
-        world, rank, local_size = self.accelerator.num_processes, self.accelerator.process_index, len(inputs)
-        filtering = mode == "train" and self.args.dynamic_filtering
-        rounds = [self._score_round(inputs)]
-        keep = self._keep if filtering else (lambda s, g: torch.ones(len(s.families), dtype=torch.bool))
-        keeps = [keep(rounds[0][1], group_size)]
-        planner = SelectionPlanner(world, local_size)
-        full = planner.add(keeps[0])
-        while not full and len(rounds) - 1 < self.args.max_refill_tries:
-            indices = self.refill_source.next_round()[rank * local_size : (rank + 1) * local_size]
-            rounds.append(self._score_round([self.train_dataset[i] for i in indices]))
-            keeps.append(keep(rounds[-1][1], group_size))
-            full = planner.add(keeps[-1])
+        rank, local_size = self.accelerator.process_index, len(inputs)
+        batches: list[dict] = []
 
-        # Every row of every round, gathered (N per round), coded once: row j of round k is k·N + j.
-        scores = [s for _, s in rounds]
-        n_round = world * local_size
-        family_of = {name: code for code, name in enumerate(FAMILIES)}
-        families = torch.tensor([family_of[f] for s in scores for f in s.families], dtype=torch.long)
-        # The gathered final batch: every rank's real (unpadded) rows, rank by rank.
-        final = planner.final_rows()
-        rewards = torch.cat([s.overall for s in scores]).index_select(0, final)
-        group_ids = final // n_round * (n_round // group_size) + final % n_round // group_size
-        trained = CodedKeys.from_ids(families.index_select(0, final), FAMILIES)
-        if self.args.advantage_key == "task":
-            keys = trained
-        else:
-            type_of = {name: code for code, name in enumerate(PROBLEM_TYPES)}
-            types = torch.tensor([type_of[p] for s in scores for p in s.problem_types], dtype=torch.long)
-            keys = CodedKeys.from_ids(types.index_select(0, final), PROBLEM_TYPES)
+        def rounds():  # the first round, then refill rounds as long as the step asks for them
+            prompts = inputs
+            while True:
+                batch, rollouts = self._score_round(prompts)
+                batches.append(batch)
+                yield rollouts
+                indices = self.refill_source.next_round()[rank * local_size : (rank + 1) * local_size]
+                prompts = [self.train_dataset[i] for i in indices]
+
         estimator = self.estimator if mode == "train" else copy.deepcopy(self.estimator)
-        advantages = estimator(rewards, group_ids, keys).float() if len(final) else torch.zeros(0)
+        result = run_step(rounds(), self._step_settings(local_size), estimator, rank=rank)
+        self.last_step = result
 
-        round_of, row_of = planner.rank_rows(rank)
-        offset, n_real = int(planner.n_kept[:rank].sum()), int(planner.n_kept[rank])
-        n_padding = len(row_of) - n_real
-        batch = self._assemble(rounds, round_of, row_of)
+        batch = self._assemble(batches, result.round_of, result.row_of)
         device = self.accelerator.device
-        batch["advantages"] = torch.cat([advantages[offset : offset + n_real], torch.zeros(n_padding)]).to(device)
-        if n_padding:
-            batch["completion_mask"][n_real:] = 0
-        batch["task_index"] = families.index_select(0, round_of * n_round + rank * local_size + row_of).to(device)
+        batch["advantages"] = result.rank_advantages.to(device)
+        if result.n_real < len(result.row_of):
+            batch["completion_mask"][result.n_real :] = 0
+        batch["task_index"] = result.task_index.to(device)
         loss_mask = batch["completion_mask"] * batch.get("tool_mask", 1)
         batch["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
 
-        self._replace_logged_advantages(scores, final, advantages)
-        self._log_step(mode, scores, keeps, CodedKeys.from_ids(families, FAMILIES), trained, advantages, planner)
+        self._replace_logged_advantages(result.logged_advantages)
+        self._log_step(mode, result)
         return unsplit_pixel_values_by_grid(batch)
 
-    def _assemble(self, rounds, round_of: torch.Tensor, row_of: torch.Tensor) -> dict:
+    def _assemble(self, batches: list[dict], round_of: torch.Tensor, row_of: torch.Tensor) -> dict:
         """The rank's batch: rows ``row_of[j]`` of rounds ``round_of[j]``, each run of one round selected at once."""
         run_rounds, run_sizes = torch.unique_consecutive(round_of, return_counts=True)
-        parts = [select_rows(rounds[k][0], idx)
+        parts = [select_rows(batches[k], idx)
                  for k, idx in zip(run_rounds.tolist(), torch.split(row_of, run_sizes.tolist()), strict=True)]
         return concat_batches(parts, self._tokenizer.pad_token_id)
 
-    def _replace_logged_advantages(self, scores, final: torch.Tensor, advantages: torch.Tensor) -> None:
+    def _replace_logged_advantages(self, ours: torch.Tensor) -> None:
         """TRL's completions table gets our advantages: NaN for every generated row the update does not train on."""
-        ours = torch.full((sum(len(s.families) for s in scores),), float("nan"), dtype=torch.float64)
-        ours[final] = advantages.double()
         logged = self._logs["advantages"]
         n = min(len(logged), len(ours))
         for _ in range(n):
             logged.pop()
         logged.extend(ours[len(ours) - n :].tolist())
 
-    def _log_step(self, mode, scores, keeps, families: CodedKeys, trained: CodedKeys, advantages: torch.Tensor,
-                  planner: SelectionPlanner) -> None:
-        """Step metrics: ``families`` (every generated row's family, all rounds), ``trained`` (the final rows')."""
+    def _log_step(self, mode: str, result: StepResult) -> None:
+        """The step's metrics, then (with length shaping) the envelopes of the families generated this step."""
         metrics = self._metrics[mode]
-        everything = task_metrics(
-            families,
-            torch.cat([s.components for s in scores]),
-            torch.cat([s.tokens for s in scores]),
-        )
-        per_task = advantage_metrics(trained, advantages) if len(trained) else {}
-        for key, value in {**everything, **per_task}.items():
+        for key, value in result.metrics.items():
             metrics[key].append(value)
-        for key, value in filter_metrics(families, torch.cat(keeps)).items():
-            metrics[key].append(value)
-        full, n_padding = planner.full, int(planner.n_padding.sum())
-        n_rows = sum(len(planner.rank_rows(r)[0]) for r in range(planner.world_size))
-        metrics["filter/tries"].append(float(len(scores) - 1))
-        metrics["filter/partial_batch"].append(float(not full))
-        metrics["filter/padding_fraction"].append(n_padding / n_rows)
-        metrics["scorer/timeouts"].append(float(sum(int(s.timed_out.sum()) for s in scores)))
         if self.envelope_table.active:
-            for family in sorted(families.keys):
+            for family in sorted(result.rollouts.family_keys().keys):
                 for name, v in zip("abcd", self.envelope_table.envelopes[family].as_list(), strict=True):
                     metrics[f"{family}/envelope/{name}"].append(v)
-        if not full:
+        if not result.full:
             logger.warning(
                 "dynamic filtering: batch still short after %d refill tries; %d of %d rows are padding (masked out "
                 "of the loss). Raise max_refill_tries or widen filter_low/filter_high.",
-                len(scores) - 1, n_padding, n_rows,
+                result.n_rounds - 1, result.n_padding, result.n_rows,
             )
 
 
