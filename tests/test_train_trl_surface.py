@@ -23,6 +23,9 @@ from g2rpo.train.trl_surface import TRL_PRIVATE_SURFACE
 
 TRAIN = Path(__file__).resolve().parents[1] / "src" / "g2rpo" / "train"
 LIBRARY_SOURCE = inspect.getsource(grpo_module) + inspect.getsource(hf_trainer)
+UNDOCUMENTED = {"current_gradient_accumulation_steps"}
+"""Library attributes without a leading underscore that are internal all the same (no documentation promises
+them); the walker looks for these by name."""
 
 
 def _defined_by_the_library(name: str) -> bool:
@@ -44,7 +47,9 @@ def _found() -> dict[str, set[str]]:
                     if isinstance(f, ast.FunctionDef) and f.name.startswith("_") and not f.name.startswith("__")
                     and hasattr(GRPOTrainer, f.name)
                 ]
-            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            elif isinstance(node, ast.Attribute) and (
+                (node.attr.startswith("_") and not node.attr.startswith("__")) or node.attr in UNDOCUMENTED
+            ):
                 if _defined_by_the_library(node.attr):
                     names.append(node.attr)
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trl.trainer"):

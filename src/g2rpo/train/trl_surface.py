@@ -40,6 +40,8 @@ TRL_PRIVATE_SURFACE: dict[str, str] = {
     "_signature_columns": "set by _set_signature_columns_if_needed",
     "_step": "TRL's generation counter: whether this batch generates or reuses buffered inputs",
     "_buffered_inputs": "TRL's buffered generation batch (with steps_per_generation > 1)",
+    "current_gradient_accumulation_steps": "transformers' micro-batch count of this optimiser step (no underscore, "
+    "but undocumented): scales the entropy-band term as TRL scales its loss",
     # ---- internal modules
     "trl.trainer.utils.RepeatSampler": "refill rounds draw prompts in TRL's own training order",
     "trl.trainer.utils.split_pixel_values_by_grid": "a round's pixel_values split per image, so rows of several "
