@@ -1,8 +1,8 @@
 """Contract tests: the TRL 1.16 internals G2RPOTrainer relies on. A failure names what changed in TRL.
 
-G2RPOTrainer overrides `_calculate_rewards`, `_generate_and_score_completions`, `_compute_loss`,
-`_get_per_token_logps_and_entropies`, `_save_checkpoint`, `_load_optimizer_and_scheduler`, `train`, `evaluate`,
-`log` and `_maybe_log_save_evaluate`, reads
+G2RPOTrainer (through its TRLAdapter base, for the private ones) overrides `_calculate_rewards`,
+`_generate_and_score_completions`, `_compute_loss`, `_get_per_token_logps_and_entropies`, `_save_checkpoint`,
+`_load_optimizer_and_scheduler`, `train`, `evaluate`, `log` and `_maybe_log_save_evaluate`, reads
 `_metrics`, `_logs["advantages"]`, `_tokenizer`, `num_generations(_eval)`, and maps the recipe's loss onto
 `loss_type="dapo"`, `epsilon`, `epsilon_high`, `delta`, `beta`.
 """
@@ -15,6 +15,7 @@ import pytest
 from trl import GRPOConfig, GRPOTrainer
 
 from g2rpo.train.trainer import G2RPOTrainer
+from g2rpo.train.trl_adapter import TRLAdapter
 
 
 def source(name: str) -> str:
@@ -96,7 +97,7 @@ def test_config_fields_used_by_the_recipe_mapping():
 def test_subclass_overrides_what_it_claims():
     for name in ("_calculate_rewards", "_generate_and_score_completions", "_compute_loss",
                  "_get_per_token_logps_and_entropies", "_save_checkpoint", "_load_optimizer_and_scheduler"):
-        assert name in G2RPOTrainer.__dict__, f"G2RPOTrainer no longer overrides {name}"
+        assert name in TRLAdapter.__dict__, f"TRLAdapter no longer overrides {name}"
     init = source("__init__")
     for attr in ("self._metrics =", '"advantages": deque', "self._tokenizer =", "self.num_generations_eval ="):
         assert attr in init, f"GRPOTrainer.__init__ no longer sets {attr.split('=')[0].strip()}"
@@ -118,7 +119,8 @@ def test_checkpoint_order_and_run_hooks_the_reliability_rules_rely_on():
                            ("_maybe_log_save_evaluate", ["self", "tr_loss", "grad_norm"])):
         found = list(inspect.signature(getattr(GRPOTrainer, method)).parameters)
         assert found[: len(params)] == params, f"{method} signature changed: {found} (expected {params}…)"
-        assert method in G2RPOTrainer.__dict__, f"G2RPOTrainer no longer overrides {method}"
+        owner = TRLAdapter if method.startswith("_") else G2RPOTrainer
+        assert method in owner.__dict__, f"{owner.__name__} no longer overrides {method}"
     evaluate = inspect.getsource(Trainer.evaluate)
     assert 'metric_key_prefix=f"{metric_key_prefix}_{eval_dataset_name}"' in evaluate, (
         "Trainer.evaluate no longer names each eval set's metrics eval_<name>_…: eval/<name>/… would break"

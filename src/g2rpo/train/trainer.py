@@ -1,21 +1,22 @@
 """`G2RPOTrainer`: TRL's `GRPOTrainer` with the OpenVLThinkerV2 recipe (recipe §3–§8).
 
-Data flow of one generation batch (generate → reward → filter/refill → advantage → update → log)::
+Data flow of one generation batch (generate → reward → filter/refill → advantage → update → log); the hooks are
+called by :class:`~g2rpo.train.trl_adapter.TRLAdapter`, the only class here that touches TRL's private surface::
 
-    _generate_and_score_completions(inputs)            one TRL round per call of super(); rounds repeat
-      └─ super()  ─ generation (transformers or vLLM), TRL's tensors
-           └─ _calculate_rewards  (override)           TaskReward → Rollouts (train/rollouts.py), one gather
+    run_generation_step(inputs)                        the step; one TRL round per _score_round (adapter)
+      └─ _score_round ─ generation (transformers or vLLM), TRL's tensors
+           └─ score_rollouts  (hook)                   TaskReward → Rollouts (train/rollouts.py), one gather
       run_step(rounds, StepSettings, estimator)        train/step.py, pure: filter_groups (recipe §7), refill
                                                        rounds pulled until full or tries run out, the estimator
                                                        on the gathered final batch, metrics → StepResult
-      the rank's batch from StepResult.round_of/row_of; _log_step appends StepResult.metrics
-    _compute_loss (override) = TRL loss + λ_ent · entropy_band_penalty(…) / grad-accum steps
+      the rank's batch from StepResult.round_of/row_of; _log_step records StepResult.metrics
+    add_loss_terms (hook) = TRL loss + λ_ent · entropy_band_penalty(…) / grad-accum steps
 
 The clipped surrogate of recipe §8 is TRL's own: ``loss_type="dapo"`` is the token mean over the accumulation
 window, ``epsilon``/``epsilon_high`` are ε_low/ε_high, and TRL's ``delta`` caps the ratio at ``c`` for every
 token, which equals the dual clip ``min(−min(ρA, clip(ρ)A), −cA)`` for ``A < 0`` and changes nothing for
 ``A > 0`` when ``c > 1 + ε_high`` (``tests/test_train_trainer.py`` checks TRL's loss against
-:func:`g2rpo.algo.clipped_policy_loss`). TRL's advantage computation still runs inside ``super()`` (it is
+:func:`g2rpo.algo.clipped_policy_loss`). TRL's advantage computation still runs inside its round (it is
 cheap) but its output is replaced, in the training batch and in the completions table.
 
 Run rules (``docs/training.md``): checkpoints are complete (our state written first) before the Trainer deletes
@@ -37,15 +38,12 @@ import math
 import os
 import re
 import shutil
-from collections import defaultdict
 from typing import ClassVar
 
 import torch
 from transformers import GenerationConfig, TrainerState
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
-from trl import GRPOTrainer
-from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_by_grid
 
 from g2rpo.algo import entropy_band_penalty, make_estimator
 from g2rpo.algo.loss import microbatch_weight
@@ -67,6 +65,7 @@ from g2rpo.train.reward import TaskReward, build_scorer, completion_text
 from g2rpo.train.rollouts import FAMILY_NAMES, Rollouts, family_codes, problem_type_codes
 from g2rpo.train.shaping import EnvelopeTable
 from g2rpo.train.step import StepResult, StepSettings, run_step
+from g2rpo.train.trl_adapter import TRLAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +135,7 @@ def checkpoint_step(folder: str) -> int:
     return int(state.get("global_step", 0))
 
 
-class G2RPOTrainer(GRPOTrainer):
+class G2RPOTrainer(TRLAdapter):
     """GRPOTrainer with G2RPO advantages, task-level length/entropy shaping and dynamic filtering with refill.
 
     Args:
@@ -201,9 +200,7 @@ class G2RPOTrainer(GRPOTrainer):
             self.refill_source = self.task_mixture.refill_source(
                 self.num_generations, args.generation_batch_size // self.num_generations, seed=args.seed + 1)
         prepare_trainable(self.model, freeze_vision=args.freeze_vision_tower)  # before train() builds the optimizer
-        self._round: Rollouts | None = None  # set by _calculate_rewards inside TRL's round, taken by _score_round
         self.last_step: StepResult | None = None  # the latest step's result, for inspection (never read back)
-        self._capture: dict | None = None
         self._eval_name: str | None = None
         self._last_finite: tuple[int, dict] | None = None
         if self.accelerator.is_main_process:
@@ -260,7 +257,7 @@ class G2RPOTrainer(GRPOTrainer):
             # transformers' loop would train one more step past max_steps from a checkpoint taken at the end.
             logger.warning("%s is at step %d = max_steps: the run is complete, nothing to train",
                            resume, checkpoint_step(str(resume)))
-            self._load_from_checkpoint(str(resume))
+            self.load_weights(str(resume))
             self.state = TrainerState.load_from_json(os.path.join(str(resume), TRAINER_STATE_NAME))
             return TrainOutput(self.state.global_step, 0.0, {})
         return super().train(resume_from_checkpoint=resume, trial=trial, ignore_keys_for_eval=ignore_keys_for_eval,
@@ -288,28 +285,25 @@ class G2RPOTrainer(GRPOTrainer):
                 else:
                     os.remove(path)
 
-    def _get_train_sampler(self, dataset=None):
-        """TRL's ``RepeatSampler`` or, with ``task_mixture``, the mixture's sampler in the same layout."""
+    def train_sampler(self):
+        """``None`` (TRL's ``RepeatSampler``) or, with ``task_mixture``, the mixture's sampler in the same layout."""
         if self.task_mixture is None:
-            return super()._get_train_sampler(dataset)
+            return None
         return self.task_mixture.sampler(
             mini_repeat_count=self.num_generations, batch_size=self.args.generation_batch_size // self.num_generations,
             repeat_count=self.num_iterations * self.args.steps_per_generation, seed=self.args.seed)
 
-    def _prepare_inputs(self, generation_batch):
-        # a new generation batch (TRL's condition): log its realised task mix as train/mix/<family>
-        every = self.args.steps_per_generation * self.num_iterations
-        generating = self._step % every == 0 or self._buffered_inputs is None
-        if self.task_mixture is not None and self.model.training and generating:
+    def on_new_generation_batch(self, generation_batch) -> None:
+        """Logs the realised task mix of a new generation batch as ``train/mix/<family>``."""
+        if self.task_mixture is not None:
             counts = self.task_mixture.counts([row["task"] for row in generation_batch])
             counts = self.accelerator.reduce(counts.to(self.accelerator.device), "sum").cpu()
             for key, value in self.task_mixture.mix_metrics(counts).items():
-                self._metrics["train"][key].append(value)
-        return super()._prepare_inputs(generation_batch)
+                self.record_metric("train", key, value)
 
-    def _set_signature_columns_if_needed(self):
-        if self._signature_columns is None:
-            self._signature_columns = ["prompt", "image", "images", "answer", "problem_type", "task", "options"]
+    def dataset_columns(self) -> list[str]:
+        """The record columns the reward needs, kept when the Trainer drops unused columns."""
+        return ["prompt", "image", "images", "answer", "problem_type", "task", "options"]
 
     # ---- validation: its own sampling settings, one metrics namespace per named eval set
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
@@ -362,7 +356,7 @@ class G2RPOTrainer(GRPOTrainer):
         name = self._eval_name
         if mode == "eval" and name:
             # TRL prefixes eval metrics with "eval_"; the Trainer's own are "eval_<name>_loss", … → eval/<name>/…
-            self._metrics["eval"] = defaultdict(list, {f"{name}/{k}": v for k, v in self._metrics["eval"].items()})
+            self.rename_eval_metrics(name)
             own = f"eval_{name}_"
             logs = {(f"eval_{name}/{k[len(own):]}" if k.startswith(own) else k): v for k, v in logs.items()}
         if mode == "train" and "loss" in logs:
@@ -372,7 +366,7 @@ class G2RPOTrainer(GRPOTrainer):
     # ---- divergence: a NaN/inf loss or gradient norm stops the run
     def _check_finite_logs(self, logs: dict) -> None:
         values = {k: logs[k] for k in LAST_FINITE_KEYS if isinstance(logs.get(k), int | float)}
-        values.update({k: v[-1] for k, v in self._metrics["train"].items() if k in LAST_FINITE_KEYS and v})
+        values.update(self.latest_metrics("train", LAST_FINITE_KEYS))
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
             self._diverged(f"{bad[0]} is {values[bad[0]]}")
@@ -388,15 +382,15 @@ class G2RPOTrainer(GRPOTrainer):
         raise NonFiniteError(f"training stopped at step {step}: {what}; {last}. Lower learning_rate or check the "
                              "rewards, then resume from the last checkpoint (resume_from_checkpoint: true)")
 
-    def _maybe_log_save_evaluate(self, tr_loss, grad_norm, *args, **kwargs):
+    def check_grad_norm(self, grad_norm) -> None:
         if grad_norm is not None:
             value = grad_norm.item() if isinstance(grad_norm, torch.Tensor) else float(grad_norm)
             if not math.isfinite(value):
                 self._diverged(f"grad_norm is {value}")
-        return super()._maybe_log_save_evaluate(tr_loss, grad_norm, *args, **kwargs)
 
     # ---- rewards: every component, gathered over ranks as one Rollouts record
-    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+    def score_rollouts(self, inputs, completions, completion_ids_list, log_metric) -> Rollouts:
+        """The round's reward components, lengths, codes and groups, gathered over ranks (one record)."""
         device = self.accelerator.device
         families = [x["task"] for x in inputs]
         problem_types = [x["problem_type"] for x in inputs]
@@ -410,7 +404,7 @@ class G2RPOTrainer(GRPOTrainer):
             table.calibrate(both[:, 0].float(), [FAMILIES[c] for c in both[:, 1].tolist()])
         scored = self.task_reward.components(
             completions, completion_ids_list, [x["answer"] for x in inputs], problem_types, families,
-            options=[x.get("options") for x in inputs], lengths=lengths, log_metric=self._log_metric,
+            options=[x.get("options") for x in inputs], lengths=lengths, log_metric=log_metric,
         )
         group_size = self.num_generations if self.model.training else self.num_generations_eval
         first = self.accelerator.process_index * len(inputs)
@@ -423,20 +417,9 @@ class G2RPOTrainer(GRPOTrainer):
             failed=scored.failed,
             group_ids=torch.arange(first, first + len(inputs)) // group_size,
         )
-        self._round = local.gather(self.accelerator)
-        return self._round.overall.unsqueeze(1).to(device)
+        return local.gather(self.accelerator)
 
     # ---- one TRL round, then the step (filtering, refill, advantages, metrics: g2rpo.train.step)
-    def _score_round(self, inputs) -> tuple[dict, Rollouts]:
-        """One TRL generation round: this rank's split batch and the round's gathered rollouts."""
-        self._round = None
-        output = super()._generate_and_score_completions(inputs)
-        rollouts, self._round = self._round, None
-        if rollouts is None:
-            raise RuntimeError("GRPOTrainer._generate_and_score_completions no longer calls _calculate_rewards; "
-                               "the round's rollouts cannot be read (TRL changed)")
-        return split_pixel_values_by_grid(output), rollouts
-
     def _step_settings(self, local_size: int) -> StepSettings:
         training = self.model.training
         return StepSettings(
@@ -450,7 +433,8 @@ class G2RPOTrainer(GRPOTrainer):
             advantage_key=self.args.advantage_key,
         )
 
-    def _generate_and_score_completions(self, inputs):
+    def run_generation_step(self, inputs) -> dict:
+        """Rounds until the step is full (``run_step``), then this rank's training batch (per-image pixel values)."""
         mode = "train" if self.model.training else "eval"
         rank, local_size = self.accelerator.process_index, len(inputs)
         batches: list[dict] = []
@@ -477,34 +461,25 @@ class G2RPOTrainer(GRPOTrainer):
         loss_mask = batch["completion_mask"] * batch.get("tool_mask", 1)
         batch["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
 
-        self._replace_logged_advantages(result.logged_advantages)
+        self.replace_logged_advantages(result.logged_advantages)
         self._log_step(mode, result)
-        return unsplit_pixel_values_by_grid(batch)
+        return batch
 
     def _assemble(self, batches: list[dict], round_of: torch.Tensor, row_of: torch.Tensor) -> dict:
         """The rank's batch: rows ``row_of[j]`` of rounds ``round_of[j]``, each run of one round selected at once."""
         run_rounds, run_sizes = torch.unique_consecutive(round_of, return_counts=True)
         parts = [select_rows(batches[k], idx)
                  for k, idx in zip(run_rounds.tolist(), torch.split(row_of, run_sizes.tolist()), strict=True)]
-        return concat_batches(parts, self._tokenizer.pad_token_id)
-
-    def _replace_logged_advantages(self, ours: torch.Tensor) -> None:
-        """TRL's completions table gets our advantages: NaN for every generated row the update does not train on."""
-        logged = self._logs["advantages"]
-        n = min(len(logged), len(ours))
-        for _ in range(n):
-            logged.pop()
-        logged.extend(ours[len(ours) - n :].tolist())
+        return concat_batches(parts, self.pad_token_id)
 
     def _log_step(self, mode: str, result: StepResult) -> None:
         """The step's metrics, then (with length shaping) the envelopes of the families generated this step."""
-        metrics = self._metrics[mode]
         for key, value in result.metrics.items():
-            metrics[key].append(value)
+            self.record_metric(mode, key, value)
         if self.envelope_table.active:
             for family in sorted(result.rollouts.family_keys().keys):
                 for name, v in zip("abcd", self.envelope_table.envelopes[family].as_list(), strict=True):
-                    metrics[f"{family}/envelope/{name}"].append(v)
+                    self.record_metric(mode, f"{family}/envelope/{name}", v)
         if not result.full:
             logger.warning(
                 "dynamic filtering: batch still short after %d refill tries; %d of %d rows are padding (masked out "
@@ -514,30 +489,11 @@ class G2RPOTrainer(GRPOTrainer):
 
 
     # ---- loss: TRL's clipped surrogate + the task-level entropy band
-    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
-                                           batch_size=None, compute_entropy=False, **kwargs):
-        logps, entropies, aux = super()._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
-            compute_entropy=compute_entropy, **kwargs,
-        )
-        if self._capture is not None and compute_entropy:
-            self._capture.update(logps=logps, entropies=entropies)
-        return logps, entropies, aux
-
-    def _compute_loss(self, model, inputs):
-        self._capture = {}
-        try:
-            loss = super()._compute_loss(model, inputs)
-            captured = self._capture
-        finally:
-            self._capture = None
-        if "logps" not in captured:
-            raise RuntimeError("GRPOTrainer._compute_loss no longer calls _get_per_token_logps_and_entropies with "
-                               "compute_entropy=True; the entropy band cannot be computed (TRL changed)")
+    def add_loss_terms(self, loss, inputs, logps, entropies):
+        """TRL's loss + λ_ent · the entropy-band penalty (weighted per micro-batch); logs per-family entropies."""
         mode = "train" if self.model.training else "eval"
         mask = inputs["completion_mask"] * inputs.get("tool_mask", 1)
         codes = inputs["task_index"]
-        logps, entropies = captured["logps"], captured["entropies"]
         token_h = -logps if self.args.entropy_estimator == "sampled_nll" else entropies
         if self.args.entropy_band_coef > 0:
             penalty = entropy_band_penalty(token_h, mask, codes, self.entropy_bands)
@@ -545,17 +501,17 @@ class G2RPOTrainer(GRPOTrainer):
             if mode == "train":
                 # the token count of one accumulation window on this process, as TRL's dapo normaliser has it
                 window = (inputs["num_items_in_batch"] / self.accelerator.num_processes
-                          * self.current_gradient_accumulation_steps / self.args.steps_per_generation)
+                          * self.accumulation_steps / self.args.steps_per_generation)
                 weight = microbatch_weight(self.args.entropy_weighting, mask.sum(), window,
-                                           self.current_gradient_accumulation_steps)
+                                           self.accumulation_steps)
             loss = loss + self.args.entropy_band_coef * penalty * weight
-            self._metrics[mode]["entropy_band/penalty"].append(
-                self.accelerator.gather(penalty.detach().reshape(1)).mean().item())
+            self.record_metric(mode, "entropy_band/penalty",
+                               self.accelerator.gather(penalty.detach().reshape(1)).mean().item())
         sums = self.accelerator.reduce(entropy_sums(entropies, -logps, mask, codes, len(FAMILIES)), "sum")
         for code in torch.nonzero(sums[:, 2] > 0).flatten().tolist():
             count = sums[code, 2]
-            self._metrics[mode][f"{FAMILIES[code]}/entropy"].append((sums[code, 0] / count).item())
-            self._metrics[mode][f"{FAMILIES[code]}/sampled_nll"].append((sums[code, 1] / count).item())
+            self.record_metric(mode, f"{FAMILIES[code]}/entropy", (sums[code, 0] / count).item())
+            self.record_metric(mode, f"{FAMILIES[code]}/sampled_nll", (sums[code, 1] / count).item())
         if mode == "train" and not torch.isfinite(loss.detach()).all():
             self._diverged(f"the loss is {loss.detach().item()}", step=self.state.global_step + 1)
         return loss
@@ -576,23 +532,17 @@ class G2RPOTrainer(GRPOTrainer):
         self.envelope_table.load_state_dict(state["envelopes"])
         self.refill_source.load_state_dict(state["refill"])
 
-    def _save_checkpoint(self, model, trial):
+    def write_checkpoint_state(self, folder: str) -> None:
         # Our state goes in first: the Trainer writes trainer_state.json last and only then deletes older
         # checkpoints (save_total_limit), so every checkpoint that can outlive its predecessors is complete.
-        if self.args.should_save:
-            folder = os.path.join(self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            os.makedirs(folder, exist_ok=True)
-            # a folder left by an earlier attempt at this step must not look complete while it is rewritten
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(folder, TRAINER_STATE))
-            write_json_atomic(os.path.join(folder, STATE_FILE), self.g2rpo_state_dict(), indent=1)
-            self.args.save_yaml(os.path.join(folder, CONFIG_FILE))
-        super()._save_checkpoint(model, trial)
+        os.makedirs(folder, exist_ok=True)
+        # a folder left by an earlier attempt at this step must not look complete while it is rewritten
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(folder, TRAINER_STATE))
+        write_json_atomic(os.path.join(folder, STATE_FILE), self.g2rpo_state_dict(), indent=1)
+        self.args.save_yaml(os.path.join(folder, CONFIG_FILE))
 
-    def _load_optimizer_and_scheduler(self, checkpoint):
-        super()._load_optimizer_and_scheduler(checkpoint)
-        if checkpoint is None:
-            return
+    def read_checkpoint_state(self, checkpoint: str) -> None:
         path = os.path.join(checkpoint, STATE_FILE)
         if not os.path.exists(path):
             raise UserError(f"{path} is missing: this checkpoint was not written by G2RPOTrainer (or was cut short), "

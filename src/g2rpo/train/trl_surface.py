@@ -1,9 +1,14 @@
 """The private TRL surface of ``g2rpo.train``, in one list: every private method of TRL's ``GRPOTrainer`` (or of
-transformers' ``Trainer``) that ``G2RPOTrainer`` overrides or calls, every private attribute it reads or writes,
-and every name imported from TRL's internal modules, with why it is needed.
+transformers' ``Trainer``) that is overridden or called, every private attribute read or written, and every name
+imported from TRL's internal modules, with why it is needed.
+
+All of them are used in one file, ``train/trl_adapter.py``: :class:`~g2rpo.train.trl_adapter.TRLAdapter`
+turns each into a plainly named hook or service (its docstring maps hooks to names) and ``G2RPOTrainer``
+derives from it using none of them. :data:`OUTSIDE_THE_ADAPTER` lists the exceptions and why.
 
 ``tests/test_train_trl_surface.py`` walks the code of ``g2rpo.train`` and fails when a private name is used
-but not listed here, when a listed name is no longer used, or when the installed TRL no longer has it;
+but not listed here, when a listed name is no longer used, when it is used outside the adapter (and its listed
+exceptions), or when the installed TRL no longer has it;
 ``tests/test_train_contract.py`` pins the behaviour behind the most load-bearing entries (signatures, the
 reward call inside ``_generate_and_score_completions``, the return of the log-prob pass). Upgrading TRL means
 running those two files first. Pinned against TRL 1.16.
@@ -49,3 +54,12 @@ TRL_PRIVATE_SURFACE: dict[str, str] = {
     "trl.trainer.utils.unsplit_pixel_values_by_grid": "the selected rows' images joined back for the loss forward",
 }
 """Private TRL name → why ``g2rpo.train`` uses it (names from internal modules are written in full)."""
+
+ADAPTER_FILE = "trl_adapter.py"
+"""The file of ``g2rpo.train`` where every private TRL name is used."""
+
+OUTSIDE_THE_ADAPTER: dict[str, tuple[str, ...]] = {
+    # RefillSource replays TRL's sampler order without a trainer (the step and its tests run without one)
+    "trl.trainer.utils.RepeatSampler": ("refill.py",),
+}
+"""Private TRL name → the other files of ``g2rpo.train`` allowed to use it (a comment says why)."""
