@@ -315,3 +315,44 @@ def test_build_scorer_reads_the_config() -> None:
         )
     with pytest.raises(ValueError, match="reward_batch_budget_s"):
         build_scorer(SimpleNamespace(scorer_workers=0, reward_batch_budget_s=-1))
+
+
+class _StalledPool:
+    """A pool whose own threads stopped while a chunk was still queued: pebble never resolves that future."""
+
+    def __init__(self) -> None:
+        self.scheduled = 0
+
+    def schedule(self, fn, args=(), timeout=None):
+        from concurrent.futures import Future
+
+        self.scheduled += 1
+        return Future()  # never resolved
+
+    @property
+    def active(self) -> bool:
+        return False
+
+    def join(self, timeout=None) -> None:
+        pass
+
+
+def test_a_pool_that_stops_with_chunks_queued_is_restarted_not_waited_on_for_ever() -> None:
+    # Seen in the suite: the no-main-guard script hung in `wait()` on a future of a pool whose threads were gone.
+    import threading
+
+    with BatchScorer(max_workers=2, timeout_s=5.0) as scorer:
+        stalled = _StalledPool()
+        scorer._pool = stalled  # the real pool stays owned by the finalizer, which stops it on the restart
+        out: list[BatchScore] = []
+        worker = threading.Thread(
+            target=lambda: out.append(scorer.score([tagged("B"), tagged("C")], ["B", "B"], ["mcq", "mcq"])),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(30)
+        assert not worker.is_alive(), "score() waited for ever on a pool that had stopped"
+        assert stalled.scheduled >= 1 and scorer.n_pool_restarts == 1
+    (result,) = out
+    assert [b.accuracy for b in result.breakdowns] == [1.0, 0.0]
+    assert result.failed == [False, False] and result.n_failures == 0

@@ -79,6 +79,8 @@ MAX_ATTEMPTS = 3
 MAX_POOL_RESTARTS = 1
 """Restarts of a broken pool within one batch before the scorer gives the pool up."""
 
+POOL_POLL_S = 0.25
+"""How often a wait on the pool checks that the pool is still running."""
 GRACE_S = 1.0
 """Slack on a chunk's backstop (the sum of its items' limits) and on the batch budget, for the round trip."""
 
@@ -410,8 +412,8 @@ class BatchScorer:
                 else:
                     active[future] = unit
             if broken is None:
-                wait_s = None if deadline is None else max(0.0, deadline + GRACE_S - time.monotonic())
-                done, _ = wait(list(active), timeout=wait_s, return_when=FIRST_COMPLETED)
+                done, broken = self._wait_for_some(active, deadline)
+            if broken is None:
                 if not done:  # the batch budget ran out with these chunks still out
                     for future, unit in active.items():
                         future.cancel()  # type: ignore[attr-defined]
@@ -437,6 +439,21 @@ class BatchScorer:
                 logger.warning("reward worker pool broke (%r); restarting it and re-running its items", broken)
                 self._stop_pool()
                 self._start_pool()
+
+    def _wait_for_some(self, active: dict, deadline: float | None) -> tuple[set, BaseException | None]:
+        """Wait until a chunk finishes (``(done, None)``), the batch budget runs out (``(set(), None)``) or the
+        pool's own threads have stopped (``(set(), error)``). The last check matters: a chunk queued just as
+        pebble found the pool broken is never resolved by pebble, so an unbounded wait would hang for ever."""
+        while True:
+            remaining = None if deadline is None else deadline + GRACE_S - time.monotonic()
+            step = POOL_POLL_S if remaining is None else max(0.0, min(POOL_POLL_S, remaining))
+            done, _ = wait(list(active), timeout=step, return_when=FIRST_COMPLETED)
+            if done:
+                return done, None
+            if remaining is not None and remaining <= POOL_POLL_S:
+                return set(), None
+            if not self._pool.active:  # type: ignore[union-attr]
+                return set(), BrokenProcessPool("the reward pool stopped with chunks still queued")
 
     def _take(self, future, unit, outcomes, attempts, pending, active) -> BaseException | None:
         """Record one finished chunk; returns the error if the whole pool broke."""
