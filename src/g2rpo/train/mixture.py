@@ -36,6 +36,7 @@ import torch
 from torch.utils.data import Sampler
 
 from g2rpo.errors import ConfigError
+from g2rpo.train.refill import RoundPages
 
 logger = logging.getLogger(__name__)
 
@@ -212,33 +213,15 @@ class TaskMixtureSampler(Sampler[int]):
         return self.num_prompts * self.mini_repeat_count * self.repeat_count
 
 
-class MixtureRefill:
-    """Refill prompts for dynamic filtering drawn from the mixture (the interface of ``RefillSource``).
-
-    Each :meth:`next_round` returns one global generation batch (``P`` prompts × ``G`` repeats, group-contiguous):
-    consecutive slices of the refill stream's epochs. Its position (epoch, round) is checkpointed.
-    """
+class MixtureRefill(RoundPages):
+    """Refill prompts for dynamic filtering drawn from the mixture: the refill stream's epochs, paged into
+    rounds exactly as :class:`~g2rpo.train.refill.RefillSource` pages TRL's order."""
 
     def __init__(self, mixture: TaskMixture, num_generations: int, prompts_per_round: int, *, seed: int):
+        super().__init__(num_generations, prompts_per_round)
         self.sampler = TaskMixtureSampler(mixture, mini_repeat_count=num_generations, batch_size=prompts_per_round,
                                           seed=seed, stream=REFILL_STREAM)
-        self.width = prompts_per_round * num_generations
-        self.epoch, self.round = 0, 0
-        self._order: list[int] | None = None
 
-    def next_round(self) -> list[int]:
-        if self._order is None:
-            self.sampler.set_epoch(self.epoch)
-            self._order = list(self.sampler)
-        if (self.round + 1) * self.width > len(self._order):
-            self.epoch, self.round, self._order = self.epoch + 1, 0, None
-            return self.next_round()
-        indices = self._order[self.round * self.width : (self.round + 1) * self.width]
-        self.round += 1
-        return indices
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "round": self.round}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.round, self._order = int(state["epoch"]), int(state["round"]), None
+    def order_for_epoch(self, epoch: int) -> list[int]:
+        self.sampler.set_epoch(epoch)
+        return list(self.sampler)

@@ -186,45 +186,27 @@ def concat_batches(batches: Sequence[dict], pad_token_id: int) -> dict:
     return out
 
 
-class RefillSource:
-    """Prompts for refill rounds: the train set in TRL's ``RepeatSampler`` order under seed ``seed + epoch``.
+class RoundPages:
+    """Consecutive global generation batches (``P`` prompts × ``G`` repeats, group-contiguous) paged out of one
+    epoch's index order after another; rank ``r`` reads ``[r·L, (r+1)·L)`` of each. The position (epoch,
+    round) is checkpointed. Subclasses give the order of an epoch (:meth:`order_for_epoch`)."""
 
-    Each call to :meth:`next_round` returns one global generation batch of dataset indices (``P`` prompts ×
-    ``G`` repeats, group-contiguous); rank ``r`` reads ``[r·L, (r+1)·L)``. Its position is checkpointed.
-    """
-
-    def __init__(self, dataset_size: int, num_generations: int, prompts_per_round: int, *, seed: int, shuffle: bool):
-        if 0 < dataset_size < prompts_per_round:
-            raise ValueError(
-                f"refill needs at least {prompts_per_round} prompts per round but the train set has {dataset_size}"
-            )
-        self.dataset_size, self.num_generations = dataset_size, num_generations
-        self.prompts_per_round, self.seed, self.shuffle = prompts_per_round, seed, shuffle
+    def __init__(self, num_generations: int, prompts_per_round: int) -> None:
+        self.num_generations, self.prompts_per_round = num_generations, prompts_per_round
+        self.width = prompts_per_round * num_generations
         self.epoch, self.round = 0, 0
         self._order: list[int] | None = None
 
-    def _epoch_order(self) -> list[int]:
-        if self._order is None:
-            # imported here so that the planner and the row helpers import without TRL
-            from trl.trainer.utils import RepeatSampler
-
-            sampler = RepeatSampler(
-                range(self.dataset_size),
-                mini_repeat_count=self.num_generations,
-                batch_size=self.prompts_per_round,
-                shuffle=self.shuffle,
-                seed=self.seed + self.epoch,
-            )
-            self._order = list(sampler)
-        return self._order
+    def order_for_epoch(self, epoch: int) -> list[int]:
+        raise NotImplementedError
 
     def next_round(self) -> list[int]:
-        width = self.prompts_per_round * self.num_generations
-        order = self._epoch_order()
-        if (self.round + 1) * width > len(order):
+        if self._order is None:
+            self._order = self.order_for_epoch(self.epoch)
+        if (self.round + 1) * self.width > len(self._order):  # the epoch's tail is shorter than a round
             self.epoch, self.round, self._order = self.epoch + 1, 0, None
-            order = self._epoch_order()
-        indices = order[self.round * width : (self.round + 1) * width]
+            return self.next_round()
+        indices = self._order[self.round * self.width : (self.round + 1) * self.width]
         self.round += 1
         return indices
 
@@ -233,3 +215,24 @@ class RefillSource:
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.round, self._order = int(state["epoch"]), int(state["round"]), None
+
+
+class RefillSource(RoundPages):
+    """Prompts for refill rounds: the train set in TRL's ``RepeatSampler`` order under seed ``seed + epoch``."""
+
+    def __init__(self, dataset_size: int, num_generations: int, prompts_per_round: int, *, seed: int, shuffle: bool):
+        if 0 < dataset_size < prompts_per_round:
+            raise ValueError(
+                f"refill needs at least {prompts_per_round} prompts per round but the train set has {dataset_size}"
+            )
+        super().__init__(num_generations, prompts_per_round)
+        self.dataset_size, self.seed, self.shuffle = dataset_size, seed, shuffle
+
+    def order_for_epoch(self, epoch: int) -> list[int]:
+        # imported here so that the planner and the row helpers import without TRL
+        from trl.trainer.utils import RepeatSampler
+
+        return list(RepeatSampler(
+            range(self.dataset_size), mini_repeat_count=self.num_generations, batch_size=self.prompts_per_round,
+            shuffle=self.shuffle, seed=self.seed + epoch,
+        ))
