@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING
 
 from pebble import ProcessExpired, ProcessPool
 
-from g2rpo.metrics.timeouts import ScoringTimeout, signals_available, time_limit, watch_time_limits
 from g2rpo.rewards.compose import (
     RewardBreakdown,
     check_rules,
@@ -54,12 +53,20 @@ from g2rpo.rewards.compose import (
     gold_text,
     length_components,
     resolve_envelope,
-    score_components,
-    score_response,
 )
 from g2rpo.rewards.errors import RewardInfrastructureError, VerifierConfigError
 from g2rpo.rewards.format import check_think_tag, format_score
-from g2rpo.rewards.registry import VERIFIERS, Verifier, get_verifier
+from g2rpo.rewards.registry import Verifier, get_verifier
+from g2rpo.rewards.worker import (
+    FAILED,
+    OVER_BUDGET,
+    TIMED_OUT,
+    Item,
+    Outcome,
+    score_chunk,
+    score_item,
+    warm_up,
+)
 
 if TYPE_CHECKING:
     from g2rpo.algo import Envelope
@@ -87,7 +94,6 @@ GRACE_S = 1.0
 MAX_LOGGED_ITEMS = 5
 """Per batch, at most this many timed-out or failed items are logged one by one; a summary line counts all."""
 
-_OK, _TIMED_OUT, _OVER_BUDGET, _FAILED = range(4)
 
 
 @dataclass(frozen=True)
@@ -111,71 +117,6 @@ class BatchScore:
     @property
     def n_failures(self) -> int:
         return sum(self.failed)
-
-
-_Item = tuple[str, object, Verifier, str, bool, Mapping[str, object], str]
-"""``(response, gold, verifier, think_tag, strict, options, rules)``; ``gold`` is unwrapped for ``g2rpo``."""
-
-_Outcome = tuple[int, tuple[float, float, float] | None]
-
-
-def _components(item: _Item) -> tuple[float, float, float]:
-    response, gold, verifier, think_tag, strict, options, rules = item
-    if rules == "g2rpo":
-        return score_components(response, gold, verifier, think_tag=think_tag, strict=strict, options=options)
-    breakdown = score_response(
-        response,
-        gold,
-        problem_type=verifier.name,
-        think_tag=think_tag,
-        strict=strict,
-        verifier_options=options,
-        rules=rules,
-    )
-    return breakdown.accuracy, breakdown.format, breakdown.structure
-
-
-def _score_item(item: _Item, timeout_s: float, deadline: float | None) -> _Outcome:
-    """One item under ``min(timeout_s, time left before deadline)``; a limit that fires inside (ours, or the
-    math verifier's own, or its refusal of a power tower) makes it a timeout, never a grade."""
-    limit = timeout_s
-    if deadline is not None:
-        limit = min(limit, deadline - time.monotonic())
-        if limit <= 0:
-            return _OVER_BUDGET, None
-    cut = _TIMED_OUT if limit == timeout_s else _OVER_BUDGET
-    with watch_time_limits() as log:
-        try:
-            if signals_available():
-                with time_limit(limit):
-                    parts = _components(item)
-            else:  # not the main thread: only the math verifier's own limit applies
-                parts = _components(item)
-        except ScoringTimeout:
-            return cut, None
-    return (_TIMED_OUT, None) if log.expired else (_OK, parts)
-
-
-def _score_chunk(items: list[_Item], timeout_s: float, deadline: float | None) -> list[_Outcome]:
-    """Worker task: the outcome of each item, in order (see :func:`_score_item`)."""
-    return [_score_item(item, timeout_s, deadline) for item in items]
-
-
-_WARM_UP = {
-    "multiple choice": ("<answer>(B) dog</answer>", "B"),
-    "numerical": ("<answer>1,234.5 cm</answer>", "1234.5"),
-    "regression": ("<answer>3.2</answer>", "3"),
-    "math": ("<answer>$\\frac{1}{2}$</answer>", "0.5"),
-    "ocr": ("<answer>hello world</answer>", "hello world"),
-    "spatial grounding": ('<answer>{"boxes": [1, 2, 3, 4]}</answer>', '{"boxes": [1, 2, 3, 4]}'),
-    "open-ended": ("<answer>a running cat</answer>", "the cat runs"),
-}
-
-
-def warm_up() -> None:
-    """Load every built-in verifier's dependencies and run each once (the pool initializer)."""
-    for name, (response, gold) in _WARM_UP.items():
-        score_components(response, gold, VERIFIERS[name])
 
 
 def _context(start_method: str) -> multiprocessing.context.BaseContext:
@@ -343,12 +284,12 @@ class BatchScorer:
         ]
 
         deadline = None if self.batch_budget_s is None else time.monotonic() + self.batch_budget_s
-        outcomes: list[_Outcome | None] = [None] * n
+        outcomes: list[Outcome | None] = [None] * n
         if self._pool is not None:
             self._score_in_pool(items, outcomes, deadline)
         rest = [i for i in range(n) if outcomes[i] is None]
         for i in rest:  # no pool, or a pool given up part-way
-            outcomes[i] = _score_item(items[i], self.timeout_s, deadline)
+            outcomes[i] = score_item(items[i], self.timeout_s, deadline)
 
         statuses = [status for status, _ in outcomes]  # type: ignore[misc]
         self._report(statuses, responses, problem_types)
@@ -363,8 +304,8 @@ class BatchScorer:
         ]
         return BatchScore(
             breakdowns=breakdowns,
-            timed_out=[s in (_TIMED_OUT, _OVER_BUDGET) for s in statuses],
-            failed=[s == _FAILED for s in statuses],
+            timed_out=[s in (TIMED_OUT, OVER_BUDGET) for s in statuses],
+            failed=[s == FAILED for s in statuses],
         )
 
     @staticmethod
@@ -387,7 +328,7 @@ class BatchScorer:
             return self.chunk_size
         return max(1, min(MAX_AUTO_CHUNK, n // (CHUNKS_PER_WORKER * self.max_workers)))
 
-    def _score_in_pool(self, items: list[_Item], outcomes: list, deadline: float | None) -> None:
+    def _score_in_pool(self, items: list[Item], outcomes: list, deadline: float | None) -> None:
         """Fill ``outcomes`` from the pool: re-run items of dead workers, restart a broken pool once, give it
         up (leaving the rest ``None`` for the caller to score here) or raise when it breaks again."""
         n = len(items)
@@ -402,7 +343,7 @@ class BatchScorer:
                 unit = pending.popleft()
                 try:
                     future = self._pool.schedule(  # type: ignore[union-attr]
-                        _score_chunk,
+                        score_chunk,
                         args=([items[i] for i in unit], self.timeout_s, deadline),
                         timeout=len(unit) * self.timeout_s + GRACE_S,
                     )
@@ -418,10 +359,10 @@ class BatchScorer:
                     for future, unit in active.items():
                         future.cancel()  # type: ignore[attr-defined]
                         for i in unit:
-                            outcomes[i] = (_OVER_BUDGET, None)
+                            outcomes[i] = (OVER_BUDGET, None)
                     for unit in pending:
                         for i in unit:
-                            outcomes[i] = (_OVER_BUDGET, None)
+                            outcomes[i] = (OVER_BUDGET, None)
                     return
                 for future in done:
                     unit = active.pop(future)
@@ -470,7 +411,7 @@ class BatchScorer:
             if len(unit) > 1:
                 pending.extend([i] for i in unit)
             else:
-                outcomes[unit[0]] = (_TIMED_OUT, None)
+                outcomes[unit[0]] = (TIMED_OUT, None)
             return None
         except ProcessExpired as error:  # the worker died: an infrastructure fault, re-run
             for i in unit:
@@ -478,12 +419,12 @@ class BatchScorer:
                 if attempts[i] < MAX_ATTEMPTS:
                     pending.append([i])
                 else:
-                    outcomes[i] = (_FAILED, None)
+                    outcomes[i] = (FAILED, None)
                     logger.warning("reward item %d: its worker died %d times (%s)", i, attempts[i], error)
             return None
         except Exception as error:  # e.g. an unpicklable option: the same on any worker, not re-run
             for i in unit:
-                outcomes[i] = (_FAILED, None)
+                outcomes[i] = (FAILED, None)
             logger.warning("reward items %d–%d could not be scored: %r", unit[0], unit[-1], error)
             return None
         for i, outcome in zip(unit, result, strict=True):
@@ -504,9 +445,9 @@ class BatchScorer:
         )
 
     def _report(self, statuses: list[int], responses: Sequence[str], problem_types: Sequence[str]) -> None:
-        cut = [i for i, s in enumerate(statuses) if s == _TIMED_OUT]
-        over = [i for i, s in enumerate(statuses) if s == _OVER_BUDGET]
-        failed = [i for i, s in enumerate(statuses) if s == _FAILED]
+        cut = [i for i, s in enumerate(statuses) if s == TIMED_OUT]
+        over = [i for i, s in enumerate(statuses) if s == OVER_BUDGET]
+        failed = [i for i, s in enumerate(statuses) if s == FAILED]
         self.n_timeouts += len(cut) + len(over)
         self.n_failures += len(failed)
         for i in cut[:MAX_LOGGED_ITEMS]:

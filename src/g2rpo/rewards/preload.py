@@ -5,6 +5,6 @@ builds its grammars on first use), so that forked workers — including replacem
 time limit — start warm in milliseconds instead of re-importing sympy and nltk for seconds.
 """
 
-from g2rpo.rewards.batch import warm_up
+from g2rpo.rewards.worker import warm_up
 
 warm_up()
