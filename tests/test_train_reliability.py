@@ -68,7 +68,7 @@ def test_resume_values_from_yaml_and_the_command_line_mean_the_same(tmp_path):
 
 # ---- checkpoints: complete ones only --------------------------------------------------------------------------
 def test_latest_complete_checkpoint_skips_empty_and_cut_short_folders(tmp_path):
-    from g2rpo.train.trainer import checkpoint_problem, latest_complete_checkpoint
+    from g2rpo.train.checkpoints import checkpoint_problem, latest_complete_checkpoint
 
     for step in (2, 3, 9, 10):
         (tmp_path / f"checkpoint-{step}").mkdir()

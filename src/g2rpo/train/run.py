@@ -275,7 +275,7 @@ def run(script_args: ScriptArguments, config: G2RPOConfig):
 
 def interrupted_message(trainer, script_args: ScriptArguments) -> str:
     """One line for Ctrl-C: the step reached and the command that resumes (or restarts) the run."""
-    from g2rpo.train.trainer import latest_complete_checkpoint
+    from g2rpo.train.checkpoints import latest_complete_checkpoint
 
     step = trainer.state.global_step
     latest = latest_complete_checkpoint(trainer.args.output_dir)

@@ -36,20 +36,27 @@ import json
 import logging
 import math
 import os
-import re
 import shutil
 from typing import ClassVar
 
 import torch
 from transformers import GenerationConfig, TrainerState
 from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, TrainOutput
+from transformers.trainer_utils import TrainOutput
 
 from g2rpo.algo import entropy_band_penalty, make_estimator
 from g2rpo.algo.loss import microbatch_weight
 from g2rpo.errors import UserError
 from g2rpo.io import write_json_atomic
 from g2rpo.tasks import TASK_FAMILIES
+from g2rpo.train.checkpoints import (
+    STATE_FILE,
+    TRAINER_STATE,
+    checkpoint_problem,
+    checkpoint_step,
+    checkpoints,
+    latest_complete_checkpoint,
+)
 from g2rpo.train.checks import check_dataset, pad_left
 from g2rpo.train.config import G2RPOConfig
 from g2rpo.train.metrics import (
@@ -70,69 +77,14 @@ from g2rpo.train.trl_adapter import TRLAdapter
 logger = logging.getLogger(__name__)
 
 FAMILIES = FAMILY_NAMES
-STATE_FILE = "g2rpo_state.json"
 CONFIG_FILE = "g2rpo_config.yaml"
 
 
-TRAINER_STATE = "trainer_state.json"
-_CHECKPOINT = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 LAST_FINITE_KEYS = ("loss", "grad_norm", "learning_rate", "entropy_band/penalty")
 
 
 class NonFiniteError(UserError, FloatingPointError):
     """The loss or the gradient norm became NaN/inf: training stops before the step is saved."""
-
-
-def _read_json(path: str) -> dict | None:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def checkpoint_problem(folder: str) -> str | None:
-    """Why ``folder`` cannot be resumed from (``None``: it is complete).
-
-    A checkpoint is complete when its ``g2rpo_state.json`` and the Trainer's ``trainer_state.json`` are both
-    readable. ``G2RPOTrainer`` writes its state first and the Trainer writes ``trainer_state.json`` after the
-    weights, optimizer and RNG states, so a folder cut short by a crash lacks one of the two.
-    """
-    for name in (STATE_FILE, TRAINER_STATE):
-        path = os.path.join(folder, name)
-        if not os.path.exists(path):
-            return f"{path} is missing"
-        if _read_json(path) is None:
-            return f"{path} is not readable JSON"
-    return None
-
-
-def checkpoints(output_dir: str) -> list[tuple[int, str]]:
-    """Every ``checkpoint-N`` folder in ``output_dir`` as ``(N, path)``, lowest step first."""
-    if not os.path.isdir(output_dir):
-        return []
-    found = []
-    for name in os.listdir(output_dir):
-        match = _CHECKPOINT.match(name)
-        if match and os.path.isdir(os.path.join(output_dir, name)):
-            found.append((int(match.group(1)), os.path.join(output_dir, name)))
-    return sorted(found)
-
-
-def latest_complete_checkpoint(output_dir: str) -> str | None:
-    """The highest-numbered complete checkpoint in ``output_dir`` (incomplete ones are skipped, with a warning)."""
-    for step, folder in reversed(checkpoints(output_dir)):
-        problem = checkpoint_problem(folder)
-        if problem is None:
-            return folder
-        logger.warning("skipping incomplete checkpoint-%d: %s", step, problem)
-    return None
-
-
-def checkpoint_step(folder: str) -> int:
-    state = _read_json(os.path.join(folder, TRAINER_STATE)) or {}
-    return int(state.get("global_step", 0))
 
 
 class G2RPOTrainer(TRLAdapter):
