@@ -81,6 +81,16 @@ def _default_text(f: dataclasses.Field) -> str:
     return repr(value)
 
 
+REWORDED = {"when training an agent": "when the policy is trained to call tools"}
+"""Upstream help phrases shown in other words (the meaning is TRL's)."""
+
+
+def _reworded(text: str) -> str:
+    for phrase, replacement in REWORDED.items():
+        text = text.replace(phrase, replacement)
+    return text
+
+
 def key_docs(cls: type) -> list[KeyDoc]:
     """Every init field of the dataclass ``cls`` (inherited ones included), in declaration order."""
     docstrings: dict[str, str] = {}
@@ -95,7 +105,7 @@ def key_docs(cls: type) -> list[KeyDoc]:
         if not f.init or f.name.startswith("_"):
             continue
         text = f.metadata.get("help") or docstrings.get(f.name, "")
-        out.append(KeyDoc(f.name, _type_text(f.type), _default_text(f), " ".join(str(text).split()),
+        out.append(KeyDoc(f.name, _type_text(f.type), _default_text(f), _reworded(" ".join(str(text).split())),
                           owners.get(f.name, cls.__name__)))
     return out
 
