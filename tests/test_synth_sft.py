@@ -22,6 +22,47 @@ def test_config_round_trips_through_yaml_and_rejects_unknown_keys(tmp_path):
         SFTRunConfig(model="m", train_file="t", max_steps=0)
 
 
+def test_numbers_written_the_yaml_1_1_way_are_read_as_numbers_and_non_numbers_are_named(tmp_path):
+    from g2rpo.errors import ConfigError
+
+    path = tmp_path / "sft.yaml"
+    path.write_text("model: m\ntrain_file: t.jsonl\nlearning_rate: 3e-4\nmax_steps: '12'\n")  # PyYAML: strings
+    config = SFTRunConfig.from_yaml(path)
+    assert (config.learning_rate, config.max_steps) == (0.0003, 12)
+    with pytest.raises(ConfigError, match=r"learning_rate: expected a number, got 'fast'"):
+        SFTRunConfig.from_dict({"model": "m", "train_file": "t", "learning_rate": "fast"})
+    with pytest.raises(ConfigError, match=r"max_steps: expected an integer, got 2.5"):
+        SFTRunConfig.from_dict({"model": "m", "train_file": "t", "max_steps": 2.5})
+
+
+def test_the_demo_loop_trains_on_the_completion_only(tmp_path):
+    """The demo's SFT loop masks the prompt (question, image tokens, chat markup) out of the loss."""
+    import random
+
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    from g2rpo.data.synth import gen_vqa_colour
+    from g2rpo.demo.sft import collator
+    from g2rpo.models import load_model_and_processor
+    from g2rpo.models.tiny import build_tiny
+
+    _, processor = load_model_and_processor(str(build_tiny(tmp_path / "m")))
+    sample = gen_vqa_colour(random.Random(0), 96)
+    def row():  # a fresh row per call: TRL's collator rewrites the messages it is given
+        return {
+            "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What colour?"}]}],
+            "completion": [{"role": "assistant", "content": [{"type": "text", "text": "red"}]}],
+            "images": [sample.image],
+        }
+
+    batch = collator(processor, max_length=256)([row()])
+    kept = batch["labels"][0] != -100
+    text = processor.tokenizer.decode(batch["input_ids"][0][kept])
+    assert text.startswith("red") and "<|image_pad|>" not in text and "colour" not in text
+    everything = DataCollatorForVisionLanguageModeling(processor, max_length=256)([row()])  # TRL's default
+    assert (everything["labels"][0] != -100).sum() > 2 * kept.sum()
+
+
 def test_target_format():
     assert sft_target("2 + 2 = 4.", "4") == "<thinking>2 + 2 = 4.</thinking><answer>4</answer>"
     assert sft_target("", "B", think_tag="think") == "<think></think><answer>B</answer>"

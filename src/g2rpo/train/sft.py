@@ -92,7 +92,8 @@ class SFTRunConfig:
         missing = [n for n in ("model", "train_file") if n not in values]
         if missing:
             raise ValueError(f"{source}: missing required SFT config key(s) {missing}")
-        return cls(**values)
+        types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        return cls(**{key: _typed(source, key, value, types[key]) for key, value in values.items()})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SFTRunConfig:
@@ -103,6 +104,24 @@ class SFTRunConfig:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(dataclasses.asdict(self), sort_keys=False)
+
+
+def _typed(source: str, key: str, value: Any, annotation: str) -> Any:
+    """`value` of a numeric field as its number. YAML 1.1 reads `3e-4` (no dot) as a string, so numeric
+    strings are converted; anything else that is not a number of the field's type is a `ConfigError`."""
+    from g2rpo.errors import ConfigError
+
+    kind = annotation.split("|")[0].strip()
+    if kind not in ("int", "float") or value is None:
+        return value
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if kind == "float" else int(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind == "int" and isinstance(value, float)):
+        raise ConfigError(f"{source}: {key}: expected {'a number' if kind == 'float' else 'an integer'}, got {value!r}")
+    return float(value) if kind == "float" else value
 
 
 def sft_target(reasoning: str, answer: str, *, think_tag: str = "thinking") -> str:
