@@ -83,7 +83,7 @@ def test_validation_task_field_is_theirs_not_our_family(loaded):
     """MathVista's own ``task`` ("math word problem") sits beside ``task_type``: the family comes from task_type."""
     math_val = loaded[MATH_VAL.name]
     assert [r.extra["task"] for r in math_val[:2]] == ["math word problem", "textbook question answering"]
-    assert math_val[1].options == () and math_val[1].problem_type == "multiple choice"  # choices are in the text
+    assert math_val[1].options == {} and math_val[1].problem_type == "multiple choice"  # choices are in the text
     assert math_val[0].problem_id == "330"
 
 

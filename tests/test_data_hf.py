@@ -23,7 +23,7 @@ def records(tmp_path):
             "multiple choice",
             "general_vqa",
             (tmp_path / "wide.png",),
-            ("A. x", "B. y"),
+            {"A": "x", "B": "y"},
         ),
         Record(
             "b",
@@ -48,7 +48,7 @@ def test_columns_and_prompt_messages(records):
         "problem_id",
         "options",
     }
-    assert ds[0]["options"] == ["x", "y"] and ds[1]["options"] == []
+    assert ds[0]["options"] == ["A. x", "B. y"] and ds[1]["options"] == []
     row = ds[1]
     assert (row["answer"], row["problem_type"], row["task"], row["problem_id"]) == (
         "3",
@@ -77,12 +77,13 @@ def test_pixel_bounds_applied_on_read(records):
         to_hf_dataset([])
 
 
-def test_option_texts_only_for_contiguous_letters():
-    from g2rpo.data.hf import option_texts
+def test_the_options_column_reads_back_to_the_records_options_letters_included():
+    from g2rpo.data.options import option_lines, read_options
 
-    assert option_texts(("A. red", "B. 3.5 m")) == ["red", "3.5 m"]  # only the first '.' separates
-    assert option_texts(("A. red", "C. blue")) == []  # C would be read as B by position
-    assert option_texts(()) == []
+    for options in ({"A": "red", "B": "3.5 m"}, {"A": "red", "C": "blue"}, {"A": "A. red", "B": "(C) x"}, {}):
+        column = option_lines(options)
+        assert read_options(column) == options
+    assert option_lines({"A": "red", "C": "blue"}) == ["A. red", "C. blue"]  # C stays C (by position it was B)
 
 
 def test_bound_pixels_and_load_image(records):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from g2rpo.data import PROBLEM_TYPE_TAILS, THINK_INSTRUCTION, Record, build_prompt, prompt_messages
+from g2rpo.data.options import read_options
 from g2rpo.tasks import PROBLEM_TYPES
 
 INSTRUCTION = (
@@ -15,7 +16,7 @@ INSTRUCTION = (
 
 
 def _record(problem: str, problem_type: str, options=(), task="general_vqa") -> Record:
-    return Record("p", problem, "x", problem_type, task, images=(), options=tuple(options))
+    return Record("p", problem, "x", problem_type, task, images=(), options=read_options(options))
 
 
 def test_golden_multiple_choice():
@@ -125,7 +126,7 @@ def test_user_jinja_template_file(tmp_path):
         "{% for letter, text in choices.items() %}({{ letter }}) {{ text }}\n{% endfor -%}\n"
         "Answer in <{{ think_tag }}>…</{{ think_tag }}><answer>…</answer>. Task: {{ task }}.\n"
     )
-    rec = Record("p", "<image>Which? ", "B", "multiple choice", "chart", (tmp_path / "a.png",), ("A. x", "B. y"))
+    rec = Record("p", "<image>Which? ", "B", "multiple choice", "chart", (tmp_path / "a.png",), {"A": "x", "B": "y"})
     # The file's trailing newline is dropped (Jinja's default); everything else is as written.
     assert prompt_text(rec, template) == (
         "<image>Which?\n(A) x\n(B) y\nAnswer in <thinking>…</thinking><answer>…</answer>. Task: chart."

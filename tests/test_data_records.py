@@ -48,7 +48,7 @@ def test_jsonl_record_is_normalised(root):
     assert rec.problem_type == "multiple choice"  # canonicalised from "Multiple Choice"
     assert rec.task == "general_vqa"
     assert rec.images == (root / "img" / "0.png",)  # resolved against the file's folder
-    assert rec.options == ("A. red", "B. green")  # bare options get letters
+    assert rec.options == {"A": "red", "B": "green"}  # bare options get letters
     assert rec.extra == {"data_source": "unit"}
     assert rec.source == f"{root / 'd.jsonl'}:line 1"
 
@@ -160,8 +160,8 @@ def test_answers_become_text_and_options_forms(root):
     ]
     recs = load_records(_jsonl(root / "a.jsonl", rows))
     assert [r.answer for r in recs] == ["3", "2.5", "[1, 2, 3, 4]", '{"boxes": [1, 2, 3, 4]}']
-    assert recs[1].options == recs[2].options == ("A. red", "B. green")
-    assert recs[3].options == ("A. A. red", "B. blue")  # not all lettered → all re-lettered, text kept
+    assert recs[1].options == recs[2].options == {"A": "red", "B": "green"}
+    assert recs[3].options == {"A": "A. red", "B": "blue"}  # not all lettered → all re-lettered, text kept
 
 
 def test_defaults_data_root_and_text_only(root, tmp_path_factory):
@@ -169,7 +169,7 @@ def test_defaults_data_root_and_text_only(root, tmp_path_factory):
     row = {k: v for k, v in _good(1).items() if k not in ("problem_id", "data_type", "options")}
     (rec,) = load_records(_jsonl(other / "x.jsonl", [row]), data_root=root)
     assert rec.images == (root / "img" / "1.png",)
-    assert rec.problem_id == "x-1" and rec.data_type == "image" and rec.options == ()
+    assert rec.problem_id == "x-1" and rec.data_type == "image" and rec.options == {}
     text = {**row, "problem": "2+2?", "images": [], "data_type": "text", "task_type": "Math", "task": None}
     (rec,) = load_records(_jsonl(other / "t.jsonl", [text]))
     assert rec.images == () and rec.task == "math"
@@ -316,7 +316,7 @@ def test_invalid_utf8_names_file_and_line_and_is_skippable(root):
 def test_task_type_is_read_before_task_and_nan_means_missing(root):
     row = {**_good(0), "task_type": "chart_figure_qa", "task": "figure question answering", "options": float("nan")}
     (rec,) = load_records(_jsonl(root / "tt.jsonl", [row]))
-    assert rec.task == "chart" and rec.extra["task"] == "figure question answering" and rec.options == ()
+    assert rec.task == "chart" and rec.extra["task"] == "figure question answering" and rec.options == {}
     (rec,) = load_records(_jsonl(root / "t.jsonl", [{**_good(0), "task_type": float("nan")}]))
     assert rec.task == "general_vqa" and "task_type" not in rec.extra
 
@@ -325,7 +325,7 @@ def test_written_spelling_of_problem_type_and_options_is_kept(root):
     row = {**_good(0), "problem_type": "Multiple Choice", "options": ["(A) red", "B) green"]}
     (rec,) = load_records(_jsonl(root / "w.jsonl", [row]))
     assert rec.problem_type == "multiple choice" and rec.problem_type_as_written == "Multiple Choice"
-    assert rec.options == ("A. red", "B. green") and rec.options_as_written == ("(A) red", "B) green")
+    assert rec.options == {"A": "red", "B": "green"} and rec.options_as_written == ("(A) red", "B) green")
 
 
 def test_task_error_note_only_when_both_fields_are_given(root):

@@ -145,7 +145,7 @@ def test_per_item_lengths_envelopes_and_options() -> None:
             tasks=[None, "spatial_grounding"],
             lengths=[150, 60],
             envelopes=[env, None],
-            verifier_options=[{"choices": ["cat", "dog"]}, None],
+            verifier_options=[{"choices": {"A": "cat", "B": "dog"}}, None],
             length_weight=0.1,
         )
     # item 0: ℓ = (150 − 100)/100 = 0.5 → 0.8 + 0.1 + 0.5 + 0.05 = 1.45; item 1: grounding band plateau → 1.5

@@ -130,7 +130,7 @@ def test_only_the_first_answer_block_is_graded() -> None:
 
 def test_verifier_options_reach_the_verifier() -> None:
     r = score_response(
-        tagged("dog"), "B", problem_type="multiple choice", verifier_options={"choices": ["cat", "dog"]}
+        tagged("dog"), "B", problem_type="multiple choice", verifier_options={"choices": {"A": "cat", "B": "dog"}}
     )
     assert r.overall == pytest.approx(1.5)
     with pytest.raises(TypeError, match="valid options: choices"):

@@ -92,7 +92,7 @@ def test_has_answer_block() -> None:
     [
         ("multiple choice", "B", {}, True),
         ("multiple choice", "(B) dog", {}, True),
-        ("multiple choice", "dog", {"choices": ["cat", "dog"]}, True),  # option text
+        ("multiple choice", "dog", {"choices": {"A": "cat", "B": "dog"}}, True),  # option text
         ("multiple choice", "dog", {}, False),  # text without choices names no option
         ("multiple choice", "", {}, False),
         ("numerical", "1,234.5 cm", {}, True),

@@ -281,7 +281,7 @@ def test_grounding_conventions_must_match_under_reference() -> None:
 
 def test_choices_option_is_accepted_and_ignored() -> None:
     # the release never sees option texts: the text "dog" is not option B under reference rules
-    opts = {"choices": ["cat", "dog"]}
+    opts = {"choices": {"A": "cat", "B": "dog"}}
     assert score_response(t("dog"), "B", problem_type=MC, verifier_options=opts, rules="reference").accuracy == 0.0
     assert score_response(t("dog"), "B", problem_type=MC, verifier_options=opts).accuracy == 1.0
 

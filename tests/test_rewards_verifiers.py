@@ -10,7 +10,7 @@ from rouge_score import rouge_scorer
 from g2rpo.rewards import VERIFIERS, VerifierConfigError, get_verifier, score_response
 from g2rpo.rewards.rouge import rouge_f1
 
-CHOICES = ["cat", "dog", "bird"]
+CHOICES = {"A": "cat", "B": "dog", "C": "bird"}
 
 
 @pytest.mark.parametrize(
@@ -170,6 +170,11 @@ def test_unknown_problem_type_lists_the_valid_names() -> None:
 def test_unknown_option_is_an_error_not_a_silent_zero() -> None:
     with pytest.raises(TypeError, match="choices"):
         VERIFIERS["multiple choice"]("B", "B", choice=["a", "b"])
+
+
+def test_choices_in_another_shape_are_a_config_error_not_a_silent_zero() -> None:
+    with pytest.raises(VerifierConfigError, match="choices must be a mapping letter → text"):
+        VERIFIERS["multiple choice"]("dog", "B", choices=["cat", "dog"])
 
 
 def test_bad_gold_scores_zero() -> None:

@@ -2,6 +2,7 @@
 and the TRL dataset (`to_hf_dataset`). Field mapping, limits and templates: ``docs/data.md``."""
 
 from g2rpo.data.hf import bound_pixels, load_image, record_to_row, to_hf_dataset
+from g2rpo.data.options import Options, format_options, option_lines, read_options
 from g2rpo.data.prompts import (
     PROBLEM_TYPE_TAILS,
     PROMPT_TEMPLATES,
@@ -25,6 +26,7 @@ __all__ = [
     "TASK_TYPE_ALIASES",
     "THINK_INSTRUCTION",
     "LoadedRecords",
+    "Options",
     "PromptTemplate",
     "PromptTemplateError",
     "Record",
@@ -32,11 +34,14 @@ __all__ = [
     "bound_pixels",
     "build_prompt",
     "canonical_task",
+    "format_options",
     "get_prompt_template",
     "load_image",
     "load_records",
+    "option_lines",
     "prompt_messages",
     "prompt_text",
+    "read_options",
     "record_messages",
     "record_to_row",
     "template_variables",

@@ -8,7 +8,8 @@ One row per record::
     problem_type  str              canonical verifier kind (the default G2RPO normalisation key)
     task          str              task family (shaping bands, dashboards)
     problem_id    str
-    options       [str, …]         option texts in letter order (A, B, …), for the multiple-choice verifier
+    options       [str, …]         ``"A. text"`` lines (``g2rpo.data.options.option_lines``); the reward reads
+                                   them back with ``read_options``
 
 This is trl 1.16's VLM format: ``GRPOTrainer`` reads the ``images`` column, fills the ``{"type": "image"}``
 parts of ``prompt`` in order (``trl.data_utils.prepare_multimodal_messages``), and applies the processor's chat
@@ -27,6 +28,7 @@ from typing import Literal
 
 from PIL import Image
 
+from g2rpo.data.options import option_lines
 from g2rpo.data.prompts import PromptTemplate, get_prompt_template
 from g2rpo.data.records import ImageRef, Record
 
@@ -79,20 +81,8 @@ def record_to_row(
         "problem_type": record.problem_type,
         "task": record.task,
         "problem_id": record.problem_id,
-        "options": option_texts(record.options),
+        "options": option_lines(record.options),
     }
-
-
-def option_texts(options: Sequence[str]) -> list[str]:
-    """``("A. red", "B. green")`` → ``["red", "green"]``: the verifier's ``choices`` (letters = positions).
-
-    Options whose letters are not ``A, B, C, …`` in order give ``[]`` (letter matching still works; only
-    matching by option text is off), so a position can never name the wrong letter.
-    """
-    letters = [o.split(".", 1)[0] for o in options]
-    if letters != [chr(ord("A") + i) for i in range(len(options))]:
-        return []
-    return [o.split(".", 1)[1].strip() for o in options]
 
 
 def _bound_batch(batch: dict, *, min_pixels: int | None, max_pixels: int | None) -> dict:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from g2rpo.data.options import format_options, option_lines
 from g2rpo.data.records import IMAGE_PLACEHOLDER, Record
 from g2rpo.errors import UserError
 
@@ -64,11 +65,6 @@ PROBLEM_TYPE_TAILS: dict[str, str] = {
     "<answer> </answer> tags.",
 }
 """Canonical problem type → the prompt's last sentence (what goes inside ``<answer>``)."""
-
-
-def format_options(options: tuple[str, ...] | list[str]) -> str:
-    """``"Options:\\nA. cat\\nB. dog"`` from ``("A. cat", "B. dog")``; ``""`` without options."""
-    return "Options:\n" + "\n".join(options) if options else ""
 
 
 def build_prompt(
@@ -152,9 +148,9 @@ def template_variables(record: Record, *, think_tag: str = "thinking", box_units
         "problem_type": record.problem_type,
         "problem_type_as_written": record.problem_type_as_written
         or AUTHORS_PROBLEM_TYPE_SPELLING.get(record.problem_type, record.problem_type),
-        "options": list(record.options),
-        "options_as_written": list(record.options_as_written or record.options),
-        "choices": dict(o.split(". ", 1) if ". " in o else (o, "") for o in record.options),
+        "options": option_lines(record.options),
+        "options_as_written": list(record.options_as_written or option_lines(record.options)),
+        "choices": dict(record.options),
         "task": record.task,
         "think_tag": think_tag,
         "box_units": box_units,

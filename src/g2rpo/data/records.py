@@ -40,7 +40,6 @@ import json
 import logging
 import math
 import os
-import re
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -50,6 +49,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from g2rpo.data.options import option_lines, options_or_fail
 from g2rpo.data.task_types import canonical_task
 from g2rpo.errors import UserError
 from g2rpo.tasks import canonical_problem_type
@@ -71,7 +71,6 @@ DEFAULT_MAX_RECORD_CHARS = 131_072
 
 _KNOWN_FIELDS = {"problem", "answer", "problem_type", "task", "task_type", "images", "image", "options"}
 _KNOWN_FIELDS |= {"data_type", "problem_id"}
-_LETTERED = re.compile(r"^\s*\(?([A-Z])[.):]\s*(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,8 @@ class Record:
     """One validated training prompt.
 
     ``problem_type`` is canonical (``g2rpo.tasks.PROBLEM_TYPES``), ``task`` a task family name
-    (``g2rpo.tasks.TASK_FAMILIES``). ``options`` are ``"A. text"`` strings. ``images`` are resolved paths or
+    (``g2rpo.tasks.TASK_FAMILIES``). ``options`` map option letters to texts in letter order
+    (``g2rpo.data.options``). ``images`` are resolved paths or
     bytes, as many as ``problem`` has ``<image>`` placeholders (or any number when it has none). ``source`` is
     ``"<file>:<row>"`` for error messages downstream. ``problem_type_as_written`` and ``options_as_written`` keep
     the file's own spelling (the authors' prompt is built from it, recipe §8); ``""`` / ``()`` when the record
@@ -92,12 +92,19 @@ class Record:
     problem_type: str
     task: str
     images: tuple[ImageRef, ...] = ()
-    options: tuple[str, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
     data_type: str = "image"
     source: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     problem_type_as_written: str = ""
     options_as_written: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.options, Mapping):
+            raise TypeError(
+                f"Record.options must be a mapping letter → text, got {type(self.options).__name__}; "
+                "read a written list with g2rpo.data.options.read_options"
+            )
 
 
 class RecordError(UserError, ValueError):
@@ -342,7 +349,7 @@ def _to_record(raw: Any, path: Path, row: str, limits: _Limits) -> Record:
     elif not isinstance(problem_id, str | int) or isinstance(problem_id, bool):
         raise fail("problem_id", f"must be a string or an integer, got {type(problem_id).__name__}")
 
-    options = _options(options_value, fail)
+    options = options_or_fail(options_value, fail)
     extra = {k: v for k, v in raw.items() if k not in _KNOWN_FIELDS}
     if not _missing(raw.get(unread)):
         extra[unread] = raw[unread]
@@ -358,7 +365,11 @@ def _to_record(raw: Any, path: Path, row: str, limits: _Limits) -> Record:
         source=f"{path}:{row}",
         extra=extra,
         problem_type_as_written=problem_type_raw,
-        options_as_written=tuple(str(v) for v in options_value) if isinstance(options_value, list | tuple) else options,
+        options_as_written=(
+            tuple(str(v) for v in options_value)
+            if isinstance(options_value, list | tuple)
+            else tuple(option_lines(options))
+        ),
     )
 
 
@@ -470,25 +481,3 @@ def _check_image(source: Path | bytes, what: str, max_pixels: int | None, label:
             f"{what} is {width}x{height} = {width * height:,} pixels, over max_image_pixels_at_load={max_pixels:,}; "
             "downscale it or raise the limit",
         )
-
-
-def _options(value: Any, fail) -> tuple[str, ...]:
-    """Options as ``"A. text"`` strings: lettered strings are kept, bare strings get letters A, B, …"""
-    if value is None or (isinstance(value, list | tuple | Mapping | str) and not value):
-        return ()
-    if isinstance(value, Mapping):
-        items = [(str(k).strip(), v) for k, v in value.items()]
-    elif isinstance(value, list | tuple):
-        items = []
-        for i, v in enumerate(value):
-            if not isinstance(v, str | int | float) or isinstance(v, bool):
-                raise fail(f"options[{i}]", f"expected text, got {type(v).__name__}")
-            m = _LETTERED.match(str(v))
-            items.append((m.group(1), m.group(2)) if m else (None, v))
-        if any(letter is None for letter, _ in items):
-            items = [(chr(ord("A") + i), v) for i, v in enumerate(value)]
-    else:
-        raise fail("options", f"expected a list or an object, got {type(value).__name__}")
-    if len(items) > 26:
-        raise fail("options", f"{len(items)} options; at most 26 (A–Z)")
-    return tuple(f"{letter}. {str(text).strip()}" for letter, text in items)

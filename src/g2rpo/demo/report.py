@@ -369,6 +369,7 @@ def sample_rows(
     """The first `per_family` validation records of each family with both models' answers: dicts of task,
     question, gold, image (PNG, base64), and per stage (`sft`, `rl`) the response and its accuracy/reward."""
     from g2rpo.data import load_image, load_records
+    from g2rpo.data.options import option_lines
 
     sft_by, rl_by = {i.problem_id: i for i in sft_scored}, {i.problem_id: i for i in rl_scored or ()}
     counts: dict[str, int] = defaultdict(int)
@@ -382,7 +383,7 @@ def sample_rows(
         row = {
             "task": record.task,
             "question": record.problem.replace("<image>", "").strip(),
-            "options": list(record.options),
+            "options": option_lines(record.options),
             "gold": record.answer,
             "image": base64.b64encode(buffer.getvalue()).decode(),
         }

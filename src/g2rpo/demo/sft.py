@@ -45,6 +45,7 @@ def run_demo_sft(config, *, progress: bool = True) -> Path:
     """Fine-tune `config.model` (a `g2rpo.train.sft.SFTRunConfig`) and save it to `config.output_dir`."""
     import torch
     from transformers import get_scheduler
+
     from g2rpo.models import load_model_and_processor
     from g2rpo.train.sft import build_sft_dataset
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from g2rpo.data.options import format_options
 from g2rpo.data.prompts import BOX_UNITS, PROBLEM_TYPE_TAILS, THINK_INSTRUCTION
 from g2rpo.evaluation.records import EvalItem
 
@@ -34,13 +35,6 @@ ANSWER_KINDS: Mapping[str, str] = {
 """Answer kind → the prompt's tail sentence. The four kinds shared with training are the training prompt's own
 tails (:data:`g2rpo.data.prompts.PROBLEM_TYPE_TAILS`, grounding in Qwen3-VL's 0–1000 units), so a model is
 evaluated on the wording it was trained with; the others exist only at evaluation."""
-
-
-def format_options(options: Mapping[str, str]) -> str:
-    """``"Options:\\nA. cat\\nB. dog"``, or ``""`` without options."""
-    if not options:
-        return ""
-    return "Options:\n" + "\n".join(f"{letter}. {text}" for letter, text in options.items())
 
 
 def build_prompt(item: EvalItem, answer_kind: str, *, think_tag: str = "thinking", grounding_template: str = "") -> str:

@@ -30,9 +30,9 @@ __all__ = [
     "normalize_gold_letter",
 ]
 
-Choices = Mapping[str, str] | Sequence[str] | None
-"""Options as ``{"A": "cat", "B": "dog"}``, or ``["cat", "dog"]`` (lettered A, B, …), or ``None`` (letters
-only, text matching disabled)."""
+Choices = Mapping[str, str] | None
+"""Options as letter → text in letter order (``{"A": "cat", "B": "dog"}``, the project's one options shape,
+``g2rpo.data.options``), or ``None`` (letters only, text matching disabled)."""
 
 CIRCULAR_MODULUS = 1_000_000
 """MMBench rows whose ``index % CIRCULAR_MODULUS`` is equal are rotations of one question."""
@@ -60,9 +60,10 @@ def as_choices(choices: Choices, gold: str | None = None) -> dict[str, str]:
         return {c: "" for c in string.ascii_uppercase[: ord(last) - ord("A") + 1]}
     if isinstance(choices, Mapping):
         return {str(k): "" if v is None else str(v) for k, v in choices.items()}
-    if isinstance(choices, str):
-        raise TypeError("choices must be a mapping letter → text or a sequence of option texts, not a str")
-    return {string.ascii_uppercase[i]: str(v) for i, v in enumerate(choices)}
+    raise TypeError(
+        f"choices must be a mapping letter → text, got {type(choices).__name__}; "
+        "for a list of texts in A, B, … order pass dict(zip(string.ascii_uppercase, texts))"
+    )
 
 
 def can_infer_option(answer: str, choices: Mapping[str, str]) -> str | None:

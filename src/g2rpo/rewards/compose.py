@@ -197,8 +197,8 @@ def score_response(
         envelope: the length trapezoid; defaults to the task family's.
         strict: a response without an ``<answer>`` block scores accuracy 0 (recipe §4, choice) instead of
             being graded as a whole (the authors' behaviour).
-        verifier_options: keyword options of the verifier: ``choices`` (multiple choice: option texts, as a
-            list in A, B, … order or a letter → text mapping); ``pred_coord``, ``gold_coord``, ``image_size``
+        verifier_options: keyword options of the verifier: ``choices`` (multiple choice: a letter → text
+            mapping, ``g2rpo.data.options``); ``pred_coord``, ``gold_coord``, ``image_size``
             (spatial grounding). Not in the shared contract; optional.
         rules: ``"g2rpo"`` (our lenient verifiers, the default) or ``"reference"`` (the authors' released
             reward exactly; see :mod:`g2rpo.rewards.reference` and ``docs/reward_rules.md``). ``strict``

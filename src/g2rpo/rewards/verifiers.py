@@ -10,6 +10,7 @@ training reward and the published number share one code path. Registration, opti
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from rapidfuzz.distance import Levenshtein
 
@@ -32,6 +33,10 @@ def multiple_choice(prediction: str, gold: str, *, choices: Choices = None) -> f
     ``choices`` are given, the option text itself; ``gold`` may be the letter or the option text. Both sides
     go through :mod:`g2rpo.metrics.choice` (``lenient_option_letter``, ``normalize_gold_letter``).
     """
+    if choices is not None and not isinstance(choices, Mapping):
+        raise VerifierConfigError(
+            f"choices must be a mapping letter → text (g2rpo.data.options), got {type(choices).__name__}"
+        )
     gold_letter = normalize_gold_letter(gold, as_choices(choices, str(gold).strip()))
     return 1.0 if lenient_option_letter(prediction, choices) == gold_letter else 0.0
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from g2rpo.data.options import read_options
 from g2rpo.rewards import BatchScorer, RewardInfrastructureError
 from g2rpo.train.rollouts import COMPONENTS, problem_type_codes
 from g2rpo.train.shaping import EnvelopeTable
@@ -65,11 +66,11 @@ def completion_text(completion: object) -> str:
     return ""
 
 
-def multiple_choice_options(options: object) -> dict | None:
-    """Verifier options for a sample's ``options`` column (multiple choice only), else ``None``."""
-    if isinstance(options, Sequence) and not isinstance(options, str) and len(options) > 0:
-        return {"choices": list(options)}
-    return None
+def multiple_choice_options(column: object) -> dict | None:
+    """Verifier options for a sample's ``options`` column (``"A. text"`` lines, ``g2rpo.data.options``):
+    ``{"choices": {letter: text}}``, or ``None`` without options."""
+    options = read_options(column)
+    return {"choices": options} if options else None
 
 
 class TaskReward:

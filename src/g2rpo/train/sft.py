@@ -13,6 +13,7 @@ format and the answer, not a made-up rationale.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -115,10 +116,8 @@ def _typed(source: str, key: str, value: Any, annotation: str) -> Any:
     if kind not in ("int", "float") or value is None:
         return value
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value.strip()) if kind == "float" else int(value.strip())
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or (kind == "int" and isinstance(value, float)):
         raise ConfigError(f"{source}: {key}: expected {'a number' if kind == 'float' else 'an integer'}, got {value!r}")
     return float(value) if kind == "float" else value
