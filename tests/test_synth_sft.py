@@ -48,6 +48,7 @@ def test_the_demo_loop_trains_on_the_completion_only(tmp_path):
 
     _, processor = load_model_and_processor(str(build_tiny(tmp_path / "m")))
     sample = gen_vqa_colour(random.Random(0), 96)
+
     def row():  # a fresh row per call: TRL's collator rewrites the messages it is given
         return {
             "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What colour?"}]}],
@@ -84,3 +85,18 @@ def test_dataset_rows_pair_the_rl_prompt_with_the_reasoning_target(tmp_path):
         target = row["completion"][0]["content"][0]["text"]
         assert target == f"<thinking>{record.extra['reasoning']}</thinking><answer>{record.answer}</answer>"
         assert len(row["images"]) == 1 and row["images"][0].size == (96, 96)
+
+
+def test_dataset_rows_follow_the_configured_prompt_template(tmp_path):
+    """SFT writes the prompt with the same template the RL stage is given (here a Jinja file)."""
+    from g2rpo.data import load_records
+    from g2rpo.data.synth_write import synthesize
+
+    data = synthesize(tmp_path, n_train=6, n_val=0, seed=1, progress=False)
+    template = tmp_path / "short.jinja"
+    template.write_text("{{ problem | trim }} Answer in <{{ think_tag }}></{{ think_tag }}><answer></answer>.")
+    config = SFTRunConfig(model="unused", train_file=str(data.files["train"]), max_samples=2, prompt_template=str(template))
+    rows = build_sft_dataset(config)
+    for row, record in zip(rows, load_records(data.files["train"])[:2], strict=True):
+        question = record.problem.replace("<image>", "").strip()
+        assert row["prompt"][0]["content"][1]["text"] == f"{question} Answer in <thinking></thinking><answer></answer>."

@@ -184,7 +184,7 @@ def run_ablation(
     """Run every arm × seed; write table.md, summary.json and report.html under `config.out`; return the summary."""
     from g2rpo.demo.control import evaluate_with_blank
     from g2rpo.demo.evaluate import summarize
-    from g2rpo.demo.pipeline import prepare
+    from g2rpo.demo.pipeline import prepare, rl_recipe
     from g2rpo.demo.rl import run_rl
 
     spec = load_yaml(ablation_config)
@@ -198,12 +198,11 @@ def run_ablation(
     start = time.perf_counter()
     data, sft_dir, sft_config = prepare(config)
     max_new = config.eval_max_new_tokens
-    base_rl = load_yaml(config.rl_config) | config.rl_set
-    if config.rl_steps is not None:
-        base_rl["max_steps"] = config.rl_steps
+    base_rl = rl_recipe(config, sft_config)
     evaluate = dict(
         data_root=data.root, max_new_tokens=max_new or int(base_rl.get("max_completion_length", 64)),
-        batch_size=config.eval_batch_size, think_tag=sft_config.think_tag, progress=config.progress, blank=False,
+        batch_size=config.eval_batch_size, think_tag=sft_config.think_tag, prompt_template=sft_config.prompt_template,
+        progress=config.progress, blank=False,
     )  # fmt: skip
 
     def validate(model_dir, label):

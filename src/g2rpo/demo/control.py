@@ -43,21 +43,24 @@ def evaluate_with_blank(
     max_new_tokens: int = 64,
     batch_size: int = 64,
     think_tag: str = "thinking",
+    prompt_template: str = "g2rpo",
     progress: bool = True,
     label: str = "eval",
     blank: bool = True,
 ) -> tuple[list[Scored], list[Scored] | None]:
     """Greedy validation of the model in `model_dir`: (scores with the real images, scores with blank images
-    or None when `blank` is false). The model is loaded once for both passes."""
+    or None when `blank` is false). Prompts are written with `prompt_template` (the one SFT and RL trained
+    on). The model is loaded once for both passes."""
     from PIL import Image
 
-    from g2rpo.data import build_prompt, load_image, load_records
+    from g2rpo.data import get_prompt_template, load_image, load_records
     from g2rpo.models import load_model_and_processor
 
     records = load_records(val_file, data_root=data_root)
     model, processor = load_model_and_processor(str(model_dir))
     model.eval()
-    prompts = [build_prompt(r, think_tag=think_tag) for r in records]
+    template = get_prompt_template(prompt_template)
+    prompts = [template.text(r, think_tag=think_tag) for r in records]
     images = [[load_image(ref) for ref in r.images] for r in records]
     settings = dict(max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
     real = score_responses(

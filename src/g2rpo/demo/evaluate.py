@@ -12,7 +12,6 @@ import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -84,46 +83,6 @@ def _png(image) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def evaluate_model(
-    model_dir: str | Path,
-    val_file: str | Path,
-    *,
-    data_root: str | Path | None = None,
-    max_new_tokens: int = 64,
-    batch_size: int = 8,
-    think_tag: str = "thinking",
-    progress: bool = True,
-    label: str = "eval",
-) -> list[Scored]:
-    """Greedy-generate for every record of `val_file` with the model in `model_dir` and score each response."""
-    from g2rpo.data import build_prompt, load_image, load_records
-    from g2rpo.models import load_model_and_processor
-    from g2rpo.rewards import score_response
-
-    records = load_records(val_file, data_root=data_root)
-    model, processor = load_model_and_processor(str(model_dir))
-    model.eval()
-    prompts = [build_prompt(r, think_tag=think_tag) for r in records]
-    images = [[load_image(ref) for ref in r.images] for r in records]
-    responses = generate(
-        model,
-        processor,
-        prompts,
-        images,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        progress=progress,
-        label=label,
-    )
-    scored = []
-    for record, (text, length) in zip(records, responses, strict=True):
-        b = score_response(
-            text, record.answer, problem_type=record.problem_type, task=record.task, think_tag=think_tag
-        )
-        scored.append(Scored(record.problem_id, record.task, text, length, b.overall, b.accuracy, b.format))
-    return scored
 
 
 def summarize(scored: Sequence[Scored]) -> dict[str, TaskSummary]:

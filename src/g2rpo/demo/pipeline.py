@@ -182,6 +182,23 @@ def prepare(config: DemoConfig):
     return data, sft_dir, sft_config
 
 
+def rl_recipe(config: DemoConfig, sft_config) -> dict:
+    """The RL stage's values: the recipe file, then `--rl-set`, then `--rl-steps`; its prompt template is the SFT
+    stage's (a different one is an error: RL must start from the prompt SFT trained on)."""
+    from g2rpo.errors import ConfigError
+
+    values = load_yaml(config.rl_config) | config.rl_set
+    if config.rl_steps is not None:
+        values["max_steps"] = config.rl_steps
+    template = values.setdefault("prompt_template", sft_config.prompt_template)
+    if template != sft_config.prompt_template:
+        raise ConfigError(
+            f"{config.rl_config}: prompt_template {template!r} differs from the SFT recipe's "
+            f"{sft_config.prompt_template!r}; set the same template in both"
+        )
+    return values
+
+
 def run_demo(config: DemoConfig) -> tuple[Path, Path]:
     """Run every stage; return (report.html, summary.json)."""
     from g2rpo.demo.control import best_constant, evaluate_with_blank
@@ -192,9 +209,7 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
     start = time.perf_counter()
     out = Path(config.out)
     data, sft_dir, sft_config = prepare(config)
-    rl_values = load_yaml(config.rl_config) | config.rl_set
-    if config.rl_steps is not None:
-        rl_values["max_steps"] = config.rl_steps
+    rl_values = rl_recipe(config, sft_config)
     rl_values |= {"output_dir": str(out / "rl"), "seed": config.seed}
     rl_values.setdefault("disable_tqdm", not config.progress)
     with stage(config, "G2RPO RL", quiet=True):
@@ -205,6 +220,7 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
         max_new_tokens=max_new,
         batch_size=config.eval_batch_size,
         think_tag=sft_config.think_tag,
+        prompt_template=sft_config.prompt_template,
         progress=config.progress,
     )
     with stage(config, "validation of the SFT model (+ blank images)"):

@@ -38,6 +38,9 @@ class SFTRunConfig:
     """Folder image paths are relative to; default: the JSONL's folder."""
     think_tag: str = "thinking"
     """Tag of the reasoning block (`thinking` for OpenVLThinkerV2)."""
+    prompt_template: str = "g2rpo"
+    """User-turn template, as `g2rpo train`'s `prompt_template`: `g2rpo`, `openvlthinker_v2` or a Jinja file.
+    Give the RL stage the same one, so that RL starts from the prompt SFT trained on."""
     max_steps: int = 100
     """Optimiser steps."""
     per_device_train_batch_size: int = 8
@@ -133,12 +136,13 @@ def build_sft_dataset(config: SFTRunConfig):
     prompt–completion format for vision-language models)."""
     from datasets import Dataset
 
-    from g2rpo.data import build_prompt, load_image, load_records, prompt_messages
+    from g2rpo.data import get_prompt_template, load_image, load_records
 
     path = Path(config.train_file)
     records = load_records(path, data_root=config.data_root)
     if config.max_samples is not None:
         records = records[: config.max_samples]
+    template = get_prompt_template(config.prompt_template)
     rows = []
     for record in records:
         reasoning = record.extra.get("reasoning") or ""
@@ -147,7 +151,7 @@ def build_sft_dataset(config: SFTRunConfig):
         target = sft_target(reasoning, record.answer, think_tag=config.think_tag)
         rows.append(
             {
-                "prompt": prompt_messages(build_prompt(record, think_tag=config.think_tag), len(record.images)),
+                "prompt": template.messages(record, think_tag=config.think_tag),
                 "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}],
                 "images": [load_image(ref) for ref in record.images],
             }
