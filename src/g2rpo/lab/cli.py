@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 
 from g2rpo.algo import ADVANTAGE_ESTIMATORS
 from g2rpo.errors import UserError, did_you_mean
+from g2rpo.io import write_text_atomic
 from g2rpo.lab.problems import DEFAULT_TASK_SPEC, build_mix, parse_task_spec
 from g2rpo.lab.report import write_figures, write_html
 from g2rpo.lab.simulator import DEFAULT_LR, OPTIMIZERS, LabConfig, RunRecord, run_simulation
@@ -139,6 +139,4 @@ def _mean_curves(runs: dict[str, list[RunRecord]]) -> dict[str, dict[str, list[f
 
 
 def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from g2rpo.io import write_bytes_atomic, write_text_atomic
 from g2rpo.lab.simulator import RunRecord
 
 FIGURES: tuple[str, ...] = ("learning_curves", "steps_to_90", "grad_share", "advantage_stats", "outlier_probe")
@@ -27,10 +28,10 @@ def _colors(names: Sequence[str]) -> dict[str, tuple]:
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, buffer.getvalue())
     return path
 
 
@@ -214,7 +215,5 @@ pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
 <h1>g2rpo lab — advantage estimators on a simulated multi-task mix</h1>
 {''.join(parts)}<h2>summary</h2>{_table(summary)}{_probe_table(summary)}
 <h2>configuration</h2><pre>{html.escape(json.dumps(config, indent=2))}</pre></body></html>"""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, page)
     return path
