@@ -5,12 +5,12 @@ Inputs and outputs are those of `g2rpo.train.sft.run_sft`: an `SFTRunConfig`, th
 only), TRL's `DataCollatorForVisionLanguageModeling`, AdamW with a `transformers` schedule; the folder gets the
 model, its processor, `sft_config.yaml` and `sft_metrics.jsonl` (step, loss, learning rate).
 
-Why the demo does not call `run_sft`: TRL's `SFTTrainer` trains through its fused LM-head path, and on the tiny
-Qwen3-VL that objective disagrees with the model's own next-token loss. Measured on the demo (700 steps): TRL
-logged a training loss of 0.21 while the saved model's own loss (`model(**batch).loss`, the same collator) on
-validation rows was 7.9, and the model ignored its images (blank-image accuracy = real-image accuracy on every
-family). This loop, same data and settings, reaches an own loss of ~0.1 and uses the image; with no gradient
-checkpointing it is also ~3× faster per step on CPU.
+Why the demo does not call `run_sft`: speed. TRL's `SFTTrainer` turns on gradient checkpointing and adds
+per-step Trainer work; on the tiny model this loop is about 3× faster per step on CPU. The objective is the
+same: the loss is on the completion tokens only (`collator`), as in `SFTTrainer`'s prompt–completion mode.
+TRL's collator on its own defaults to the whole sequence (the question, the chat markup and every image-pad
+token); on the demo that outweighs the answer ~30 to 1, and the model learns the prompt text instead of
+looking at its images.
 """
 
 from __future__ import annotations
