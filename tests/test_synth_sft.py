@@ -100,3 +100,13 @@ def test_dataset_rows_follow_the_configured_prompt_template(tmp_path):
     for row, record in zip(rows, load_records(data.files["train"])[:2], strict=True):
         question = record.problem.replace("<image>", "").strip()
         assert row["prompt"][0]["content"][1]["text"] == f"{question} Answer in <thinking></thinking><answer></answer>."
+
+
+def test_a_recipe_names_its_prompt_template_relative_to_itself(tmp_path):
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    (folder / "p.jinja").write_text("{{ problem }}")
+    (folder / "sft.yaml").write_text("model: m\ntrain_file: t.jsonl\nprompt_template: p.jinja\n")
+    assert SFTRunConfig.from_yaml(folder / "sft.yaml").prompt_template == str(folder / "p.jinja")
+    (folder / "other.yaml").write_text("model: m\ntrain_file: t.jsonl\nprompt_template: openvlthinker_v2\n")
+    assert SFTRunConfig.from_yaml(folder / "other.yaml").prompt_template == "openvlthinker_v2"

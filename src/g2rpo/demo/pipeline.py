@@ -139,7 +139,7 @@ def prepare(config: DemoConfig):
     from g2rpo.data.synth_write import synthesize
     from g2rpo.demo.model import build_demo_model
     from g2rpo.demo.sft import run_demo_sft
-    from g2rpo.train.sft import SFTRunConfig
+    from g2rpo.train.sft import SFTRunConfig, template_beside
 
     torch.set_num_threads(config.threads)
     _quiet_libraries()
@@ -173,7 +173,7 @@ def prepare(config: DemoConfig):
         "model": str(base), "train_file": str(data.files["train"]), "data_root": str(data.root),
         "output_dir": str(out / "sft"), "seed": config.seed,
     }  # fmt: skip
-    sft_values |= config.sft_set
+    sft_values = template_beside(sft_values | config.sft_set, config.sft_config)
     if config.sft_steps is not None:
         sft_values["max_steps"] = config.sft_steps
     sft_config = SFTRunConfig.from_dict(sft_values, source=config.sft_config)

@@ -104,10 +104,21 @@ class SFTRunConfig:
         values = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(values, dict):
             raise ValueError(f"{path}: an SFT config must be a YAML mapping, got {type(values).__name__}")
-        return cls.from_dict(values, source=str(path))
+        return cls.from_dict(template_beside(values, path), source=str(path))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(dataclasses.asdict(self), sort_keys=False)
+
+
+def template_beside(values: dict[str, Any], config_path: str | Path) -> dict[str, Any]:
+    """`values` with a relative Jinja `prompt_template` that lies beside the config file made absolute (a
+    recipe names its template relative to itself); anything else unchanged."""
+    template = values.get("prompt_template")
+    if isinstance(template, str) and template.endswith(".jinja") and not Path(template).is_absolute():
+        beside = Path(config_path).parent / template
+        if beside.is_file():
+            return {**values, "prompt_template": str(beside)}
+    return values
 
 
 def _typed(source: str, key: str, value: Any, annotation: str) -> Any:
