@@ -72,7 +72,7 @@ def _case(rng: random.Random, problem_type: str) -> tuple[str, list[str], dict]:
             "The answer is " + rng.choice("ABCDE"),
             "none of these",
         ]
-        options = {"choices": choices}
+        options = {"choices": dict(zip("ABCDE", choices, strict=True))}
     elif problem_type == "numerical":
         g = round(rng.uniform(0, 5000), rng.choice([0, 1, 2]))
         gold = str(g)
