@@ -143,10 +143,13 @@ class TaskReward:
         envelopes = [self.envelopes.get(t) for t in task] if shaping else None
         verifier_options = None
         if options is not None:
-            verifier_options = [
-                multiple_choice_options(o) if p == "multiple choice" else None
-                for o, p in zip(options, problem_type, strict=True)
-            ]
+            parsed: dict[tuple, dict | None] = {}  # a prompt's G rollouts share one column: read it once
+            verifier_options = []
+            for column, kind in zip(options, problem_type, strict=True):
+                key = tuple(column or ())
+                if kind == "multiple choice" and key not in parsed:
+                    parsed[key] = multiple_choice_options(column)
+                verifier_options.append(parsed[key] if kind == "multiple choice" else None)
         scored = self.scorer.score(
             texts,
             list(answer),
