@@ -10,7 +10,8 @@ import pytest
 
 from g2rpo.algo import Envelope
 from g2rpo.demo.evaluate import Scored, TaskSummary, summarize
-from g2rpo.demo.report import band_distance, read_jsonl, summary_dict, task_curves, verdict, write_report
+from g2rpo.demo.figures import task_curves
+from g2rpo.demo.report import band_distance, read_jsonl, summary_dict, verdict, write_report
 from g2rpo.demo.rl import envelopes_for
 from g2rpo.tasks import TASK_FAMILIES
 
@@ -100,7 +101,7 @@ def test_read_jsonl_names_the_bad_row(tmp_path):
 
 
 def test_moving_average_by_hand():
-    from g2rpo.demo.report import moving_average
+    from g2rpo.demo.figures import moving_average
 
     # window 2: [1], [1, 3], [3, 5], [5, 7] → 1, 2, 4, 6
     assert moving_average([1, 3, 5, 7], 2) == [1.0, 2.0, 4.0, 6.0]

@@ -139,7 +139,7 @@ def _report_html(arms: dict[str, dict], verdicts: dict[str, dict], table: str, n
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from g2rpo.demo.report import _png
+    from g2rpo.demo.figures import png_base64
 
     families = sorted(f for f in next(iter(arms.values())) if f != "mean")
     fig, ax = plt.subplots(figsize=(10, 3.6))
@@ -152,7 +152,7 @@ def _report_html(arms: dict[str, dict], verdicts: dict[str, dict], table: str, n
     ax.set_ylabel("validation accuracy (mean ± sd over seeds)")
     ax.legend(fontsize=7, ncol=len(arms))
     ax.grid(axis="y", alpha=0.3)
-    png = _png(fig)
+    png = png_base64(fig)
     plt.close(fig)
     rows = "".join(
         f"<tr><td>{html.escape(name)}</td><td>{'holds' if v['holds'] else 'does not hold' if v['holds'] is False else '–'}"
