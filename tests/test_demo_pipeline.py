@@ -67,16 +67,17 @@ def test_shortened_demo_runs_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_shortened_ablation_writes_table_summary_and_report(tmp_path):
+def test_shortened_ablation_writes_table_summary_and_report_and_resumes(tmp_path):
     from g2rpo.demo.ablation import main
 
     out = tmp_path / "ablation"
-    main([
+    args = [
         "--out", str(out), "--arms", "sft", "g2rpo", "--seeds", "0", "1", "--n-train", "24", "--n-val", "12",
         "--sft-steps", "1", "--rl-steps", "1", "--eval-max-new-tokens", "4", "--no-progress",
         "--sft-set", "per_device_train_batch_size=4", "--rl-set", "per_device_train_batch_size=8",
         "--rl-set", "num_generations=2", "--rl-set", "max_completion_length=4", "--rl-set", "max_refill_tries=0",
-    ])  # fmt: skip
+    ]  # fmt: skip
+    main([*args, "--jobs", "2"])  # the two RL runs in two worker processes
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["arms"]) == ["sft", "g2rpo"]
     for arm, seeds in (("sft", 1), ("g2rpo", 2)):
@@ -87,7 +88,19 @@ def test_shortened_ablation_writes_table_summary_and_report(tmp_path):
             assert 0.0 <= stats["length_mean"] <= 4 and stats["accuracy_sd"] >= 0
     assert (out / "table.md").read_text().startswith("| arm | chart | general_vqa |")
     assert "claims" in summary and "data:image/png;base64," in (out / "report.html").read_text()
-    assert (out / "runs" / "g2rpo" / "seed1" / "model.safetensors").is_file()
+    runs = out / "runs" / "g2rpo"
+    assert (runs / "seed1" / "model.safetensors").is_file()
+
+    # Again, with one run's result gone: seed 0 is reused as it is, seed 1 trains again (inline this time) to the
+    # numbers its worker got.
+    (runs / "seed1" / "result.json").unlink()
+    kept = (runs / "seed0" / "model.safetensors").stat().st_mtime_ns
+    main([*args, "--jobs", "1"])
+    again = json.loads((out / "summary.json").read_text())
+    assert (runs / "seed0" / "model.safetensors").stat().st_mtime_ns == kept
+    assert (runs / "seed1" / "result.json").is_file()
+    assert again["arms"] == summary["arms"]
+    assert "g2rpo seed 1" in again["timing_s"] and "g2rpo seed 0" not in again["timing_s"]
 
 
 @pytest.mark.slow

@@ -64,6 +64,43 @@ def test_the_demo_loop_trains_on_the_completion_only(tmp_path):
     assert (everything["labels"][0] != -100).sum() > 2 * kept.sum()
 
 
+@pytest.mark.parametrize("arch", ["qwen3_vl", "qwen2_5_vl"])
+def test_the_demo_loss_is_the_models_own_loss_and_gradient(tmp_path, arch):
+    """`completion_loss` projects only the labelled positions; value and gradients equal `model(**batch).loss`."""
+    import random
+
+    import torch
+
+    from g2rpo.data.synth import gen_ocr_words, gen_vqa_colour
+    from g2rpo.demo.sft import collator, completion_loss
+    from g2rpo.models import load_model_and_processor
+    from g2rpo.models.tiny import build_tiny
+
+    model, processor = load_model_and_processor(str(build_tiny(tmp_path / "m", arch=arch)))
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}],
+            "completion": [{"role": "assistant", "content": [{"type": "text", "text": answer}]}],
+            "images": [sample.image],
+        }
+        for question, answer, sample in [
+            ("What colour is the shape?", "red", gen_vqa_colour(random.Random(0), 96)),
+            ("Read the text.", "<thinking>row 1: C A T.</thinking><answer>cat</answer>", gen_ocr_words(random.Random(1), 96)),
+        ]
+    ]  # different lengths: the shorter row is padded
+    batch = collator(processor, max_length=256)(rows)
+    assert (batch["attention_mask"] == 0).any()
+    reference = model(**batch).loss
+    want = torch.autograd.grad(reference, list(model.parameters()), allow_unused=True)
+    ours = completion_loss(model, batch)
+    got = torch.autograd.grad(ours, list(model.parameters()), allow_unused=True)
+    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-6)
+    for a, b in zip(got, want, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_target_format():
     assert sft_target("2 + 2 = 4.", "4") == "<thinking>2 + 2 = 4.</thinking><answer>4</answer>"
     assert sft_target("", "B", think_tag="think") == "<think></think><answer>B</answer>"

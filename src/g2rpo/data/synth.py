@@ -76,6 +76,11 @@ WORDS: tuple[str, ...] = (
 )  # fmt: skip
 """Words of the OCR family: three letters each, drawn one letter per cell in capitals."""
 
+MATH_DIGITS: tuple[int, ...] = (1, 2, 3, 4, 5)
+"""Operands of the math family: 5 × 5 × 2 = 50 expressions. The demo's 2-layer, 64-wide decoder learns this
+table in its SFT budget; with the digits 1–9 (162 expressions) it read the digits right and got the arithmetic
+wrong (15% of its own readings added up)."""
+
 LONG_GROUNDING = 0.75
 """Share of grounding records whose reasoning scans every object (else one sentence)."""
 LONG_MATH = 0.25
@@ -261,7 +266,7 @@ def gen_vqa_shape(rng: random.Random, size: int) -> SynthSample:
 
 def gen_math_arithmetic(rng: random.Random, size: int) -> SynthSample:
     n = grid_size(size)
-    a, b = rng.randint(1, 9), rng.randint(1, 9)
+    a, b = rng.choice(MATH_DIGITS), rng.choice(MATH_DIGITS)
     op = rng.choice("+-")
     value = a + b if op == "+" else a - b
     row, col = n // 2, 0
@@ -287,15 +292,17 @@ def gen_math_arithmetic(rng: random.Random, size: int) -> SynthSample:
 
 
 def _bars(rng: random.Random, size: int) -> tuple[list[str], list[int], int]:
-    """One bar per column: distinct colours, distinct values 1..2n (so "the tallest bar" is unique), unit px."""
+    """One bar per column: distinct colours, distinct values 1..n (so "the tallest bar" is unique), one cell per
+    unit: a bar of value v fills the bottom v cells of its column, so each image token is either bar or blank."""
     n = grid_size(size)
     colours = rng.sample(sorted(COLOURS), n)
-    values = rng.sample(range(1, 2 * n + 1), n)
-    return colours, values, size // (2 * n)
+    values = rng.sample(range(1, n + 1), n)
+    return colours, values, CELL
 
 
 def _readout(colours: list[str], values: list[int]) -> str:
-    return ", ".join(f"{c} = {v}" for c, v in zip(colours, values, strict=True))
+    """Bar by bar, each named by its column (as OCR names its rows): the decoder looks up column i for bar i."""
+    return "; ".join(f"bar {i}: {c} {v}" for i, (c, v) in enumerate(zip(colours, values, strict=True), 1))
 
 
 def gen_chart_tallest(rng: random.Random, size: int) -> SynthSample:
@@ -309,7 +316,7 @@ def gen_chart_tallest(rng: random.Random, size: int) -> SynthSample:
         problem="<image>Which bar in the chart is the tallest?",
         answer=LETTERS[top],
         options=options,
-        reasoning=f"The bars read {_readout(colours, values)}. The tallest is the {colours[top]} bar.",
+        reasoning=f"{_readout(colours, values)}. The tallest is the {colours[top]} bar.",
         image=draw_bars(size, colours, values, unit=unit),
     )
 
@@ -323,7 +330,7 @@ def gen_chart_value(rng: random.Random, size: int) -> SynthSample:
         problem_type="numerical",
         problem=f"<image>What is the value of the {colours[i]} bar? Answer with a number.",
         answer=str(values[i]),
-        reasoning=f"The bars read {_readout(colours, values)}. The {colours[i]} bar is {values[i]}.",
+        reasoning=f"{_readout(colours, values)}. The {colours[i]} bar is {values[i]}.",
         image=draw_bars(size, colours, values, unit=unit),
     )
 

@@ -23,17 +23,26 @@ highest family-mean accuracy of all arms, and on how many families it is the bes
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import html
+import io
+import json
 import math
+import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
 
-from g2rpo.demo.pipeline import REPO_RECIPES, DemoConfig, console, load_yaml, stage
+from g2rpo.demo.pipeline import REPO_RECIPES, DemoConfig, console, load_yaml
 from g2rpo.io import write_json_atomic, write_text_atomic
 
 ARMS: tuple[str, ...] = ("sft", "grpo", "g2rpo", "g2rpo_entropy", "g2rpo_length", "full")
 """Arm names, in the table's row order."""
+
+DEFAULT_JOBS = max(1, min(os.cpu_count() or 1, 4))
+"""Runs at a time: one single-threaded worker per core (the tiny model's ops are too small to split), up to 4."""
 
 
 def _mean(values):
@@ -178,58 +187,120 @@ def _report_html(arms: dict[str, dict], verdicts: dict[str, dict], table: str, n
     )
 
 
-def run_ablation(
-    config: DemoConfig, *, ablation_config: str | Path, seeds: list[int] | None = None, arms: list[str] | None = None
-) -> Path:
-    """Run every arm × seed; write table.md, summary.json and report.html under `config.out`; return the summary."""
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _run_one(job: dict) -> dict[str, list[float]]:
+    """One ablation run, in a worker process or inline: RL from the SFT checkpoint with `job["values"]` (None: the
+    SFT model itself, no RL), then greedy validation. Returns {family: [accuracy, mean length]} and, for an RL
+    run, writes it with the run's values and the SFT weights' hash to `<output_dir>/result.json`, which a later
+    call with the same values and SFT weights reuses instead of training again."""
+    import torch
+
     from g2rpo.demo.control import evaluate_with_blank
     from g2rpo.demo.evaluate import summarize
-    from g2rpo.demo.pipeline import prepare, rl_recipe
+    from g2rpo.demo.pipeline import _quiet_libraries
     from g2rpo.demo.rl import run_rl
+
+    torch.set_num_threads(job["threads"])
+    _quiet_libraries()
+    with contextlib.redirect_stdout(io.StringIO()):  # the trainer's per-step dicts are in its metrics file
+        model_dir = job["sft_dir"]
+        if job["values"] is not None:
+            rl = run_rl(job["values"], model_dir=job["sft_dir"], train_file=job["train_file"], data_root=job["data_root"])
+            model_dir = rl.model_dir
+        scored, _ = evaluate_with_blank(model_dir, job["val_file"], label=job["label"], **job["evaluate"])
+    families = {t: [s.accuracy, s.length] for t, s in summarize(scored).items()}
+    if job["values"] is not None:
+        record = {"values": job["values"], "sft_sha256": job["sft_sha256"], "families": families}
+        write_json_atomic(Path(job["values"]["output_dir"]) / RESULT_FILE, record)
+    return families
+
+
+RESULT_FILE = "result.json"
+"""Per-run result under runs/<arm>/seed<k>/: the run's RL values, the SFT weights' hash and its validation."""
+
+
+def _finished(job: dict) -> dict | None:
+    """The families of an earlier run of exactly this job (same RL values, same SFT weights), if one finished."""
+    if job["values"] is None:
+        return None
+    path = Path(job["values"]["output_dir"]) / RESULT_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    same = record.get("values") == job["values"] and record.get("sft_sha256") == job["sft_sha256"]
+    return record.get("families") if same else None
+
+
+def run_ablation(
+    config: DemoConfig,
+    *,
+    ablation_config: str | Path,
+    seeds: list[int] | None = None,
+    arms: list[str] | None = None,
+    jobs: int = 1,
+) -> Path:
+    """Run every arm × seed, `jobs` runs at a time (worker processes of `config.threads` threads each); write
+    table.md, summary.json and report.html under `config.out`; return the summary's path.
+
+    Every finished RL run is kept (`runs/<arm>/seed<k>/result.json`): after an interruption the same command
+    trains only the runs that did not finish (the SFT stage is seeded, so it rebuilds the same checkpoint)."""
+    from g2rpo.demo.pipeline import prepare, rl_recipe
 
     spec = load_yaml(ablation_config)
     arm_keys: dict = spec.get("arms") or {}
     unknown = sorted(set(arms or []) - set(arm_keys))
     if unknown:
         raise ValueError(f"{ablation_config}: no arm(s) {unknown}; valid arms: {', '.join(arm_keys)}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be ≥ 1, got {jobs}")
     chosen = [a for a in arm_keys if not arms or a in arms]
     seeds = list(seeds if seeds is not None else spec.get("seeds") or [0])
     out = Path(config.out)
     start = time.perf_counter()
     data, sft_dir, sft_config = prepare(config)
-    max_new = config.eval_max_new_tokens
     base_rl = rl_recipe(config, sft_config)
     evaluate = dict(
-        data_root=data.root, max_new_tokens=max_new or int(base_rl.get("max_completion_length", 64)),
+        data_root=str(data.root), max_new_tokens=config.eval_max_new_tokens or int(base_rl.get("max_completion_length", 64)),
         batch_size=config.eval_batch_size, think_tag=sft_config.think_tag, prompt_template=sft_config.prompt_template,
-        progress=config.progress, blank=False,
+        progress=False, blank=False,
     )  # fmt: skip
-
-    def validate(model_dir, label):
-        scored, _ = evaluate_with_blank(model_dir, data.files["val"], label=label, **evaluate)
-        return {t: (s.accuracy, s.length) for t, s in summarize(scored).items()}
-
-    results: dict[str, dict] = {}
+    common = dict(
+        sft_dir=str(sft_dir), sft_sha256=_sha256(Path(sft_dir) / "model.safetensors"),
+        train_file=str(data.files["train"]), val_file=str(data.files["val"]), data_root=str(data.root),
+        evaluate=evaluate, threads=config.threads,
+    )  # fmt: skip
+    runs: dict[tuple[str, int], dict] = {}
     for arm in chosen:
-        if arm_keys[arm] is None:  # the SFT model: no RL, one validation
-            with stage(config, f"{arm}: validation"):
-                results[arm] = arm_stats([validate(sft_dir, f"eval {arm}")])
-            continue
-        per_seed = []
-        for seed in seeds:
-            values = base_rl | dict(arm_keys[arm]) | {"output_dir": str(out / "runs" / arm / f"seed{seed}"), "seed": seed}
-            values.setdefault("disable_tqdm", not config.progress)
-            with stage(config, f"{arm} seed {seed}: RL + validation", quiet=True):
-                rl = run_rl(values, model_dir=sft_dir, train_file=data.files["train"], data_root=data.root)
-                per_seed.append(validate(rl.model_dir, f"eval {arm} seed {seed}"))
-        results[arm] = arm_stats(per_seed)
+        for seed in [seeds[0]] if arm_keys[arm] is None else seeds:  # the SFT model is validated once
+            values = None
+            if arm_keys[arm] is not None:
+                values = base_rl | dict(arm_keys[arm]) | {
+                    "output_dir": str(out / "runs" / arm / f"seed{seed}"), "seed": seed, "disable_tqdm": True,
+                }  # fmt: skip
+            runs[arm, seed] = common | {"values": values, "label": f"eval {arm} seed {seed}"}
+    done = {key: found for key, job in runs.items() if (found := _finished(job)) is not None}
+    if done:
+        console.print(f"[green]✓[/green] {len(done)} finished run(s) reused from {out / 'runs'}")
+    _run_pending(config, runs, done, jobs, out)
+    results = {}
+    for arm in chosen:
+        per_seed = [done[arm, seed] for seed in seeds if (arm, seed) in done]
+        results[arm] = arm_stats([{f: tuple(v) for f, v in fams.items()} for fams in per_seed])
     config.timing["total"] = time.perf_counter() - start
     verdicts = claims(results)
     table = table_markdown(results)
     notes = [
         f"{len(seeds)} RL seeds per arm ({', '.join(map(str, seeds))}), {base_rl.get('max_steps')} RL steps each, "
         f"from one SFT checkpoint; {config.n_val} validation records (greedy); wall time "
-        f"{config.timing['total']:.0f} s.",
+        f"{config.timing['total']:.0f} s with {jobs} run(s) at a time.",
     ]
     summary = {
         "arms": results,
@@ -246,6 +317,61 @@ def run_ablation(
     return out / "summary.json"
 
 
+def _run_pending(config: DemoConfig, runs: dict, done: dict, jobs: int, out: Path) -> None:
+    """Run the jobs not in `done` (adding their results to it), `jobs` at a time, with one progress bar."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    pending = [key for key in runs if key not in done]
+    if not pending:
+        return
+    columns = (TextColumn("ablation runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not config.progress) as bar:
+        task = bar.add_task("runs", total=len(pending))
+
+        def finish(key, families, seconds):
+            done[key] = families
+            config.timing[f"{key[0]} seed {key[1]}"] = seconds
+            bar.console.print(f"[green]✓[/green] {key[0]} seed {key[1]} ({seconds:.0f} s)")
+            bar.advance(task)
+
+        def failed(key, error):
+            return RuntimeError(
+                f"ablation run {key[0]} seed {key[1]} failed: {error}. The finished runs are kept under "
+                f"{out / 'runs'}; the same command resumes from them."
+            )
+
+        if jobs == 1:
+            for key in pending:
+                begin = time.perf_counter()
+                try:
+                    families = _run_one(runs[key])
+                except Exception as error:
+                    raise failed(key, error) from error
+                finish(key, families, time.perf_counter() - begin)
+            return
+        context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
+        with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
+            began = {}
+            futures = {}
+            for key in pending:
+                futures[pool.submit(_run_one, runs[key])] = key
+                began[key] = time.perf_counter()
+            remaining = set(futures)
+            while remaining:
+                finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = futures[future]
+                    try:
+                        families = future.result()
+                    except Exception as error:
+                        for other in remaining:
+                            other.cancel()
+                        raise failed(key, error) from error
+                    finish(key, families, time.perf_counter() - began[key])
+
+
 def main(argv: list[str] | None = None) -> int:
     from g2rpo.demo.pipeline import parse_args
 
@@ -253,14 +379,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation-config", default=str(REPO_RECIPES / "demo_ablation.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="RL seeds (default: the config's)")
     parser.add_argument("--arms", nargs="+", default=None, help="arms to run (default: all)")
+    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=f"runs at a time (default {DEFAULT_JOBS})")
     own, rest = parser.parse_known_args(argv)
     if any(a in ("-h", "--help") for a in rest):
         print("ablation options: --ablation-config FILE (default recipes/demo_ablation.yaml), --seeds N [N ...],")
-        print("  --arms NAME [NAME ...]; every demo option below applies to the shared data, SFT and RL stages.\n")
+        print("  --arms NAME [NAME ...], --jobs N (runs at a time, default the CPU count up to 4); every demo option")
+        print("  below applies to the shared data, SFT and RL stages.\n")
     if not any(a == "--out" or a.startswith("--out=") for a in rest):
         rest = ["--out", "outputs/ablation", *rest]
     config = parse_args(rest)
-    run_ablation(config, ablation_config=own.ablation_config, seeds=own.seeds, arms=own.arms)
+    run_ablation(config, ablation_config=own.ablation_config, seeds=own.seeds, arms=own.arms, jobs=own.jobs)
     return 0
 
 

@@ -63,8 +63,9 @@ class DemoConfig:
     """Text decoder width of the demo model (64 with 2 layers is `build_tiny` itself; see g2rpo.demo.model)."""
     layers: int = 2
     """Text decoder layers of the demo model."""
-    vision_hidden_size: int | None = None
-    """Vision tower width (None: build_tiny's 32)."""
+    vision_hidden_size: int | None = 64
+    """Vision tower width (None: build_tiny's 32). At 32 the tower tells colours and shapes apart but hardly
+    characters: after 2,000 SFT steps the model read 15% of math digits right (chance 11%), at 64 all of them."""
     vision_layers: int | None = None
     """Vision tower blocks (None: build_tiny's 2)."""
     calibrate: bool = True

@@ -41,6 +41,22 @@ def collator(processor, *, max_length: int | None):
     return DataCollatorForVisionLanguageModeling(processor, max_length=max_length, completion_only_loss=True)
 
 
+def completion_loss(model, batch):
+    """The model's own causal-LM loss on `batch` (mean next-token cross-entropy over the labelled positions),
+    with the output layer applied to those positions only.
+
+    `model(**batch).loss` projects every position onto the vocabulary, prompt and padding included; on the demo
+    about 60% of the positions carry no label, and the output layer with its softmax is a third of a step.
+    """
+    import torch.nn.functional as F
+
+    labels = batch["labels"]
+    hidden = model.model(**{k: v for k, v in batch.items() if k != "labels"}).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != -100
+    return F.cross_entropy(model.lm_head(hidden[:, :-1][keep]).float(), targets[keep])
+
+
 def run_demo_sft(config, *, progress: bool = True) -> Path:
     """Fine-tune `config.model` (a `g2rpo.train.sft.SFTRunConfig`) and save it to `config.output_dir`."""
     import torch
@@ -78,7 +94,7 @@ def run_demo_sft(config, *, progress: bool = True) -> Path:
                     rng.shuffle(epoch)
                     order += epoch
                 indices, order = order[:batch], order[batch:]
-                loss = model(**collate([rows[i] for i in indices])).loss / config.gradient_accumulation_steps
+                loss = completion_loss(model, collate([rows[i] for i in indices])) / config.gradient_accumulation_steps
                 loss.backward()
                 window.append(float(loss) * config.gradient_accumulation_steps)
                 seen += len(indices)
