@@ -19,9 +19,9 @@ problem types:
 | spatial_reasoning | `spatial/count` | numerical | how many shapes |
 | spatial_reasoning | `spatial/distance` | regression | distance from the top-left corner to the shape's centre, 0–1000 units |
 | general_vqa | `vqa/colour`, `vqa/shape` | multiple choice | colour of a shape / shape of a colour |
-| math | `math/arithmetic` | math | value of `a + b` or `a - b` drawn as characters in the middle row |
+| math | `math/arithmetic` | math | value of `a + b` or `a - b` (operands 1–5) drawn as characters in the middle row |
 | chart | `chart/tallest` | multiple choice | which bar of a bar chart is tallest |
-| chart | `chart/value` | numerical | the value of the bar of a named colour |
+| chart | `chart/value` | numerical | the value (height in cells) of the bar of a named colour |
 | ocr_document | `ocr/words` | ocr | read the three-letter words drawn one per row |
 
 Every answer is computed from the geometry that was drawn, so it is correct by construction. Each record also

@@ -6,6 +6,11 @@ Stages: the demo's data, tiny model and cold-start SFT (`g2rpo.demo.pipeline.pre
 arm of `recipes/demo_ablation.yaml` other than `sft` and every seed, the demo's RL stage with the arm's keys
 over `recipes/demo_rl.yaml`, and greedy validation. `sft` is the SFT model itself, validated once.
 
+`--jobs N` runs N of these at a time, each in its own worker process with one torch thread (default: one per
+core, up to 4); every run is seeded, so the numbers do not depend on N. Each finished RL run leaves
+`runs/<arm>/seed<k>/result.json` (its values, the SFT weights' hash, its validation): the same command after
+an interruption trains only what is missing.
+
 Writes under `--out`:
 
 - `table.md`: laid out like the paper's ablation table (families as columns), mean ± sd over seeds of the
@@ -195,20 +200,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _run_one(job: dict) -> dict[str, list[float]]:
+def _run_one(job: dict) -> tuple[dict[str, list[float]], float]:
     """One ablation run, in a worker process or inline: RL from the SFT checkpoint with `job["values"]` (None: the
-    SFT model itself, no RL), then greedy validation. Returns {family: [accuracy, mean length]} and, for an RL
-    run, writes it with the run's values and the SFT weights' hash to `<output_dir>/result.json`, which a later
-    call with the same values and SFT weights reuses instead of training again."""
+    SFT model itself, no RL), then greedy validation. Returns ({family: [accuracy, mean length]}, its seconds).
+    An RL run also writes its families with its values and the SFT weights' hash to `<output_dir>/result.json`,
+    which a later call with the same values and SFT weights reuses instead of training again."""
     import torch
 
     from g2rpo.demo.control import evaluate_with_blank
     from g2rpo.demo.evaluate import summarize
-    from g2rpo.demo.pipeline import _quiet_libraries
+    from g2rpo.demo.pipeline import quiet_libraries
     from g2rpo.demo.rl import run_rl
 
+    start = time.perf_counter()
     torch.set_num_threads(job["threads"])
-    _quiet_libraries()
+    quiet_libraries()
     with contextlib.redirect_stdout(io.StringIO()):  # the trainer's per-step dicts are in its metrics file
         model_dir = job["sft_dir"]
         if job["values"] is not None:
@@ -219,7 +225,7 @@ def _run_one(job: dict) -> dict[str, list[float]]:
     if job["values"] is not None:
         record = {"values": job["values"], "sft_sha256": job["sft_sha256"], "families": families}
         write_json_atomic(Path(job["values"]["output_dir"]) / RESULT_FILE, record)
-    return families
+    return families, time.perf_counter() - start
 
 
 RESULT_FILE = "result.json"
@@ -344,32 +350,27 @@ def _run_pending(config: DemoConfig, runs: dict, done: dict, jobs: int, out: Pat
 
         if jobs == 1:
             for key in pending:
-                begin = time.perf_counter()
                 try:
-                    families = _run_one(runs[key])
+                    families, seconds = _run_one(runs[key])
                 except Exception as error:
                     raise failed(key, error) from error
-                finish(key, families, time.perf_counter() - begin)
+                finish(key, families, seconds)
             return
         context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
         with ProcessPoolExecutor(max_workers=min(jobs, len(pending)), mp_context=context) as pool:
-            began = {}
-            futures = {}
-            for key in pending:
-                futures[pool.submit(_run_one, runs[key])] = key
-                began[key] = time.perf_counter()
+            futures = {pool.submit(_run_one, runs[key]): key for key in pending}
             remaining = set(futures)
             while remaining:
                 finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                 for future in finished:
                     key = futures[future]
                     try:
-                        families = future.result()
+                        families, seconds = future.result()
                     except Exception as error:
                         for other in remaining:
                             other.cancel()
                         raise failed(key, error) from error
-                    finish(key, families, time.perf_counter() - began[key])
+                    finish(key, families, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
