@@ -46,7 +46,7 @@ def completion_loss(model, batch):
     with the output layer applied to those positions only.
 
     `model(**batch).loss` projects every position onto the vocabulary, prompt and padding included; on the demo
-    about 60% of the positions carry no label, and the output layer with its softmax is a third of a step.
+    about 70% of the positions carry no label, and the output layer with its softmax is about a quarter of a step.
     """
     import torch.nn.functional as F
 
