@@ -59,6 +59,25 @@ def test_yaml_with_an_infinite_value_names_the_file_and_the_key(tmp_path):
     assert str(caught.value).startswith(f"{path}: learning_rate=inf")
 
 
+def test_a_relative_jinja_template_in_a_config_is_read_beside_the_config(tmp_path, monkeypatch):
+    from g2rpo.train.run import parse_config
+
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "short.jinja").write_text("{{ problem }}")
+    path = recipes / "run.yaml"
+    path.write_text(f"model_name_or_path: m\ntrain_file: t.jsonl\noutput_dir: {tmp_path}\nreport_to: none\n"
+                    "use_cpu: true\nprompt_template: short.jinja\n")
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # before: the path was read from here, and no file was there
+    assert parse_config(str(path))[1].prompt_template == str(recipes / "short.jinja")
+    # given on the command line it stays as written (relative to the working directory)
+    assert parse_config(str(path), ["--prompt_template", "mine.jinja"])[1].prompt_template == "mine.jinja"
+    # names of built-in templates are not paths
+    assert parse_config(str(path), ["--prompt_template=g2rpo"])[1].prompt_template == "g2rpo"
+
+
 def test_resume_values_from_yaml_and_the_command_line_mean_the_same(tmp_path):
     assert config(tmp_path, resume_from_checkpoint="true").resume_from_checkpoint is True
     assert config(tmp_path, resume_from_checkpoint=True).resume_from_checkpoint is True

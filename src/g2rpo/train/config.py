@@ -173,7 +173,8 @@ class G2RPOConfig(GRPOConfig):
     prompt_template: str = _opt(
         "g2rpo",
         "User-turn template: g2rpo (our wording, the same as the evaluation prompts), openvlthinker_v2 (the "
-        "authors' released prompt, byte for byte) or the path of a Jinja file.",
+        "authors' released prompt, byte for byte) or the path of a Jinja file (in a config file, a relative path "
+        "that names a file beside the config is read from there; on the command line, from the working directory).",
     )
     allow_absolute_image_paths: bool = _opt(
         False, "Accept absolute image paths in records (default: paths are relative to the data root and stay in it)."

@@ -184,6 +184,10 @@ def parse_config(path: str, overrides: Sequence[str] = ()) -> tuple[ScriptArgume
         raise ConfigError(f"{path}: model_name_or_path is required")
     if not script_args.train_file:
         raise ConfigError(f"{path}: train_file is required")
+    if not any(item.startswith("--prompt_template") for item in overrides):  # from the file: read beside it
+        from g2rpo.train.sft import template_beside
+
+        config.prompt_template = template_beside({"prompt_template": config.prompt_template}, path)["prompt_template"]
     script_args.command = (str(path), list(overrides))
     return script_args, config
 
