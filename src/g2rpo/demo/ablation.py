@@ -192,12 +192,13 @@ def _report_html(arms: dict[str, dict], verdicts: dict[str, dict], table: str, n
     )
 
 
+RESULT_FILE = "result.json"
+"""Per-run result under runs/<arm>/seed<k>/: the run's RL values, the SFT weights' hash and its validation."""
+
+
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _run_one(job: dict) -> tuple[dict[str, list[float]], float]:
@@ -226,10 +227,6 @@ def _run_one(job: dict) -> tuple[dict[str, list[float]], float]:
         record = {"values": job["values"], "sft_sha256": job["sft_sha256"], "families": families}
         write_json_atomic(Path(job["values"]["output_dir"]) / RESULT_FILE, record)
     return families, time.perf_counter() - start
-
-
-RESULT_FILE = "result.json"
-"""Per-run result under runs/<arm>/seed<k>/: the run's RL values, the SFT weights' hash and its validation."""
 
 
 def _finished(job: dict) -> dict | None:
@@ -296,10 +293,7 @@ def run_ablation(
     if done:
         console.print(f"[green]✓[/green] {len(done)} finished run(s) reused from {out / 'runs'}")
     _run_pending(config, runs, done, jobs, out)
-    results = {}
-    for arm in chosen:
-        per_seed = [done[arm, seed] for seed in seeds if (arm, seed) in done]
-        results[arm] = arm_stats([{f: tuple(v) for f, v in fams.items()} for fams in per_seed])
+    results = {arm: arm_stats([done[key] for key in runs if key[0] == arm]) for arm in chosen}
     config.timing["total"] = time.perf_counter() - start
     verdicts = claims(results)
     table = table_markdown(results)
