@@ -7,6 +7,8 @@ traceback is shown only with ``--debug`` or ``G2RPO_DEBUG=1``. Library callers c
 
 from __future__ import annotations
 
+from os import PathLike
+
 
 class UserError(Exception):
     """Bad input, a bad config value or a missing file: the message names the place and the fix."""
@@ -16,6 +18,14 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config file or override that cannot be used (unknown key, wrong type, out-of-range value)."""
+
+
+class RecordError(UserError, ValueError):
+    """A record failed validation; ``path``, ``row`` and ``field`` say where."""
+
+    def __init__(self, path: str | PathLike[str], row: str, field_name: str, message: str):
+        self.path, self.row, self.field = str(path), row, field_name
+        super().__init__(f"{path}: {row}: field {field_name!r}: {message}")
 
 
 def did_you_mean(name: str, valid, *, prefix: str = "") -> str:

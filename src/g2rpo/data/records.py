@@ -42,7 +42,7 @@ import math
 import os
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,9 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from g2rpo.data.options import option_lines, options_or_fail
+from g2rpo.data.readers import Malformed, read_rows
 from g2rpo.data.task_types import canonical_task
-from g2rpo.errors import UserError
+from g2rpo.errors import RecordError
 from g2rpo.tasks import canonical_problem_type
 
 logger = logging.getLogger(__name__)
@@ -105,14 +106,6 @@ class Record:
                 f"Record.options must be a mapping letter → text, got {type(self.options).__name__}; "
                 "read a written list with g2rpo.data.options.read_options"
             )
-
-
-class RecordError(UserError, ValueError):
-    """A record failed validation; ``path``, ``row`` and ``field`` say where."""
-
-    def __init__(self, path: str | Path, row: str, field_name: str, message: str):
-        self.path, self.row, self.field = str(path), row, field_name
-        super().__init__(f"{path}: {row}: field {field_name!r}: {message}")
 
 
 class LoadedRecords(list):
@@ -173,7 +166,7 @@ def load_records(
     limits = _Limits(root, check_images, allow_absolute_image_paths, max_image_pixels_at_load, max_record_chars)
     records: list[Record] = []
     skipped: list[RecordError] = []
-    for row, raw in _read_rows(path, split):
+    for row, raw in read_rows(path, split):
         try:
             records.append(_to_record(raw, path, row, limits))
         except RecordError as err:
@@ -193,109 +186,6 @@ def load_records(
     return LoadedRecords(records, [str(err) for err in skipped], fields)
 
 
-def _read_rows(path: Path, split: str | None) -> Iterator[tuple[str, Any]]:
-    """(row label, raw record) pairs. Undecodable JSONL lines are reported as ``<utf-8>`` / ``<json>``."""
-    if path.is_dir():
-        yield from _read_datasets_dir(path, split)
-        return
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        with path.open("rb") as f:
-            for lineno, data in enumerate(f, start=1):
-                parsed = _parse_line(data, first=lineno == 1)
-                if parsed is not _BLANK:
-                    yield f"line {lineno}", parsed
-    elif suffix == ".json":
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            line = data[: err.start].count(b"\n") + 1
-            raise RecordError(
-                path, f"line {line}", "<utf-8>", f"not valid UTF-8 ({err.reason} at byte {err.start}); re-encode the file"
-            ) from None
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise RecordError(path, f"line {err.lineno}", "<json>", f"not valid JSON ({err.msg})") from None
-        if not isinstance(records, list):
-            raise RecordError(
-                path, "file", "<json>", f"expected a list of records, got {type(records).__name__}"
-            )
-        for i, raw in enumerate(records):
-            yield f"row {i}", raw
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for i, raw in enumerate(pq.read_table(path).to_pylist()):
-            yield f"row {i}", raw
-    else:
-        raise ValueError(
-            f"{path}: unsupported data file type {suffix!r}; valid: .jsonl, .json, .parquet, "
-            "or a datasets directory (save_to_disk)"
-        )
-
-
-def _parse_line(data: bytes, *, first: bool) -> Any:
-    try:
-        line = data.decode("utf-8-sig" if first else "utf-8")
-    except UnicodeDecodeError as err:
-        return _Malformed("<utf-8>", f"not valid UTF-8 ({err.reason} at byte {err.start} of the line)")
-    if not line.strip():
-        return _BLANK
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as err:
-        return _Malformed("<json>", f"not valid JSON ({err})")
-
-
-def _read_datasets_dir(path: Path, split: str | None) -> Iterator[tuple[str, Any]]:
-    import datasets
-
-    ds = datasets.load_from_disk(str(path))
-    if isinstance(ds, datasets.DatasetDict):
-        if split is None and len(ds) == 1:
-            split = next(iter(ds))
-        if split not in ds:
-            raise ValueError(f"{path}: choose a split with split=...; valid splits: {', '.join(ds)}")
-        ds = ds[split]
-    elif split is not None:
-        raise ValueError(f"{path}: split={split!r} given, but the directory holds a single Dataset")
-    features = _undecoded(ds.features)
-    if features != ds.features:
-        ds = ds.cast(features)
-    for i, raw in enumerate(ds):
-        yield f"row {i}", raw
-
-
-def _undecoded(features):
-    """The same features with every image left encoded (``{"bytes", "path"}``): decoding is the loader's job."""
-    import datasets
-
-    def walk(f):
-        if isinstance(f, datasets.Image):
-            return datasets.Image(decode=False)
-        if isinstance(f, datasets.List):
-            return datasets.List(walk(f.feature), length=f.length)
-        if isinstance(f, datasets.Sequence):
-            return datasets.Sequence(walk(f.feature), length=f.length)
-        if isinstance(f, dict):
-            return {k: walk(v) for k, v in f.items()}
-        return f
-
-    return datasets.Features({k: walk(v) for k, v in features.items()})
-
-
-@dataclass(frozen=True)
-class _Malformed:
-    field: str
-    message: str
-
-
-_BLANK = object()
-"""A blank JSONL line: not a record."""
-
-
 def _missing(value: Any) -> bool:
     """``None``, ``""`` or a float NaN (how pandas writes a missing value to JSON)."""
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
@@ -305,7 +195,7 @@ def _to_record(raw: Any, path: Path, row: str, limits: _Limits) -> Record:
     def fail(field_name: str, message: str) -> RecordError:
         return RecordError(path, row, field_name, message)
 
-    if isinstance(raw, _Malformed):
+    if isinstance(raw, Malformed):
         raise fail(raw.field, raw.message)
     if not isinstance(raw, Mapping):
         raise fail("<record>", f"expected an object, got {type(raw).__name__}")
