@@ -32,3 +32,22 @@ def test_uncalibrated_output_is_mostly_image_independent(tmp_path):
     after = float(main.mean(0).pow(2).sum() * 12 / main.pow(2).sum())
     assert before > 0.5 and after < before / 2
     assert torch.isfinite(main).all()
+
+
+def test_rope_theta_sets_the_decoders_rotary_frequencies(tmp_path):
+    """Base b at head width 16: frequency i of 8 is b^(-i/8) rad per position. In interleaved M-RoPE the image
+    column takes frequencies 2 and 5: 10^(-1/4) ≈ 0.562 and 10^(-5/8) ≈ 0.237 at base 10, 5e6^(-1/4) ≈ 0.021
+    at the checkpoints' base."""
+    from transformers import AutoModelForImageTextToText
+
+    path = build_demo_model(tmp_path / "m", num_layers=1, rope_theta=10.0)
+    model = AutoModelForImageTextToText.from_pretrained(path)
+    assert model.config.text_config.rope_parameters["rope_theta"] == 10.0
+    assert model.config.text_config.rope_parameters["mrope_section"] == [4, 2, 2]
+    inv_freq = model.model.language_model.rotary_emb.inv_freq
+    assert inv_freq.tolist() == pytest.approx([10 ** (-i / 8) for i in range(8)], rel=1e-6)
+    assert inv_freq[2] == pytest.approx(0.5623, abs=1e-4) and inv_freq[5] == pytest.approx(0.2371, abs=1e-4)
+    default = AutoModelForImageTextToText.from_pretrained(build_demo_model(tmp_path / "d", num_layers=1))
+    assert default.model.language_model.rotary_emb.inv_freq[2] == pytest.approx(5e6**-0.25, rel=1e-5)
+    with pytest.raises(ValueError, match="rope_theta"):
+        build_demo_model(tmp_path / "bad", rope_theta=1.0)

@@ -24,7 +24,7 @@ MAX_NEW = 8
 def test_shortened_demo_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
     config = parse_args([
-        "--out", str(out), "--n-train", "24", "--n-val", "12", "--sft-steps", "2", "--rl-steps", "1",
+        "--out", str(out), "--rope-theta", "10", "--n-train", "24", "--n-val", "12", "--sft-steps", "2", "--rl-steps", "1",
         "--eval-max-new-tokens", str(MAX_NEW), "--no-progress",
         "--sft-set", "per_device_train_batch_size=4", "--sft-set", "logging_steps=1",
         "--rl-set", "per_device_train_batch_size=8", "--rl-set", "num_generations=2",
@@ -64,6 +64,9 @@ def test_shortened_demo_runs_end_to_end(tmp_path):
     sft_rows = [json.loads(line) for line in (out / "sft" / "sft_metrics.jsonl").read_text().splitlines()]
     assert any("loss" in r and math.isfinite(r["loss"]) for r in sft_rows)
     assert (out / "rl" / "model.safetensors").is_file() and (out / "sft" / "model.safetensors").is_file()
+    for stage in ("sft", "rl"):  # --rope-theta reaches the decoder and travels with its checkpoints
+        text_config = json.loads((out / stage / "config.json").read_text())["text_config"]
+        assert text_config["rope_parameters"]["rope_theta"] == config.rope_theta == 10.0
 
 
 @pytest.mark.slow

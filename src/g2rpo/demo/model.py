@@ -13,6 +13,12 @@ tokens as a constant. `calibrate_vision` runs the tower once on a few synthetic 
 output layer of each patch merger (the main one and the DeepStack ones) so that its output has zero mean over
 those images and the text embeddings' root-mean-square size: what reaches the decoder is then what differs
 between images and positions, at the scale of a word (LSUV-style data-dependent initialisation).
+
+**RoPE base** (`rope_theta`). Qwen3-VL's interleaved M-RoPE gives an image token's row and its column 2 of
+the 8 rotary frequencies each at head width 16 (Qwen3-VL-8B, head width 128: 20 each). At the checkpoints'
+base, 5e6, the column frequencies are 0.021 and 0.00007 rad per column (8B: 0.62, 0.30, …), so the columns of
+a 3 × 3 image grid look nearly alike to attention and the decoder has to tell them apart from the vision
+features alone. At base 10 they are 0.56 and 0.24 rad.
 """
 
 from __future__ import annotations
@@ -33,13 +39,15 @@ def build_demo_model(
     num_layers: int = 2,
     vision_hidden_size: int | None = None,
     vision_layers: int | None = None,
+    rope_theta: float | None = None,
     calibration_images: Sequence | None = None,
 ) -> Path:
     """A random `arch` checkpoint in `out_dir` with a `hidden_size`-wide, `num_layers`-deep text decoder.
 
     `hidden_size` must be a positive multiple of 32 (heads of width 16, key/value heads = half the heads).
     `vision_hidden_size` (a multiple of 16) and `vision_layers` resize the vision tower (None: `build_tiny`'s
-    32 and 2). `calibration_images` (PIL images): calibrate the patch mergers on them (`calibrate_vision`).
+    32 and 2). `rope_theta` sets the text decoder's RoPE base (None: `build_tiny`'s; see above).
+    `calibration_images` (PIL images): calibrate the patch mergers on them (`calibrate_vision`).
     With `build_tiny`'s own sizes and no calibration this is exactly `build_tiny`.
     """
     import torch
@@ -57,7 +65,8 @@ def build_demo_model(
         raise ValueError(f"vision_layers must be ≥ 1, got {vision_layers}")
     path = build_tiny(out_dir, arch=arch, seed=seed)
     same_text = (hidden_size, num_layers) == (TEXT["hidden_size"], TEXT["num_hidden_layers"])
-    if same_text and vision_hidden_size is None and vision_layers is None and not calibration_images:
+    resized = vision_hidden_size is not None or vision_layers is not None or rope_theta is not None
+    if same_text and not resized and not calibration_images:
         return path
     config = AutoConfig.from_pretrained(path)
     heads = hidden_size // HEAD_DIM
@@ -71,6 +80,10 @@ def build_demo_model(
         text.layer_types = [text.layer_types[0]] * num_layers
     if hasattr(text, "head_dim"):
         text.head_dim = HEAD_DIM
+    if rope_theta is not None:
+        if rope_theta <= 1:
+            raise ValueError(f"rope_theta must be > 1, got {rope_theta}")
+        text.rope_parameters = dict(text.rope_parameters or {}) | {"rope_theta": float(rope_theta)}
     vision = config.vision_config
     vision.out_hidden_size = hidden_size
     if vision_hidden_size is not None:

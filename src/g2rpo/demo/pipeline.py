@@ -68,6 +68,9 @@ class DemoConfig:
     characters: after 2,000 SFT steps the model read 15–17% of math digits right (chance 11%), at 64 all of them."""
     vision_layers: int | None = None
     """Vision tower blocks (None: build_tiny's 2)."""
+    rope_theta: float | None = None
+    """Text decoder RoPE base (None: the checkpoint's, 5e6). At head width 16 that base leaves the image columns
+    nearly indistinguishable to attention (g2rpo.demo.model); 10 separates them (measured in docs/demo.md)."""
     calibrate: bool = True
     """Calibrate the vision mergers on synthetic images before training (g2rpo.demo.model.calibrate_vision)."""
     samples_per_family: int = 3
@@ -168,6 +171,7 @@ def prepare(config: DemoConfig):
             num_layers=config.layers,
             vision_hidden_size=config.vision_hidden_size,
             vision_layers=config.vision_layers,
+            rope_theta=config.rope_theta,
             calibration_images=calibration,
         )
     sft_values = load_yaml(config.sft_config) | {
@@ -273,9 +277,10 @@ def run_demo(config: DemoConfig) -> tuple[Path, Path]:
 
 def _scale_note(config: DemoConfig, sft_steps: int, rl_values: dict) -> str:
     """What the run was (stated in every report)."""
+    rope = f" (RoPE base {config.rope_theta:g})" if config.rope_theta else ""
     return (
         f"Scale: a random {config.hidden_size}-wide, {config.layers}-layer {config.arch} text decoder with a "
-        f"{config.vision_hidden_size or 32}-wide vision tower, {config.n_train} training images of "
+        f"{config.vision_hidden_size or 32}-wide vision tower{rope}, {config.n_train} training images of "
         f"{config.image_size} px, {sft_steps} SFT steps and {rl_values.get('max_steps')} RL steps on CPU, "
         f"{config.n_val} validation records. Chance is the higher of the SFT model's accuracy with blank images "
         "and the best constant answer; standard errors are over validation records (paired for RL − SFT)."
@@ -325,6 +330,7 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
         "layers",
         "vision_hidden_size",
         "vision_layers",
+        "rope_theta",
         "samples_per_family",
         "sft_steps",
         "rl_steps",
@@ -333,7 +339,7 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
         "threads",
     ):
         default = getattr(defaults, name)
-        kind = int if name not in ("out", "sft_config", "rl_config", "arch") else str
+        kind = {"out": str, "sft_config": str, "rl_config": str, "arch": str, "rope_theta": float}.get(name, int)
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=kind, default=default, help=f"(default {default})"
         )
