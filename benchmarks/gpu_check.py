@@ -16,9 +16,10 @@ Phases, each timed on its own and skipped with a reason when a library is missin
    ``step_ratio`` = G2RPO step time / plain step time. Needs TRL (see benchmarks/README.md for carrying it).
 3. ``eval``: `g2rpo eval`'s hf backend (generation + scoring + cache) on a synthetic MMStar file: items/s.
 
-Peak GPU memory is reported per phase (``torch.cuda.max_memory_allocated``). The results go to one JSON file;
-the last stdout line is the same JSON object (``steps_per_s`` is G2RPOTrainer's, null when phase 2 was
-skipped).
+Peak GPU memory is reported per phase (``torch.cuda.max_memory_allocated``). The results go to one JSON file,
+rewritten after every phase (``"complete": false`` until the last), so a run stopped from outside keeps the
+phases it finished; the last stdout line is the same JSON object (``steps_per_s`` is G2RPOTrainer's, null
+when phase 2 was skipped).
 """
 
 from __future__ import annotations
@@ -377,6 +378,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     results["errors"][name] = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
             results.setdefault(f"{name}_wall_s", round(time.perf_counter() - t0, 2))
             print(f"gpu_check: {name} done in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+            # the phases finished so far are on disk: a run stopped from outside keeps them
+            write_json_atomic(opts.out, results | {"complete": False, "wall_s": round(time.perf_counter() - started, 2)})
     trainers = results.get("trainers", {})
     peaks = [v["peak_gpu_gib"] for v in (results.get("generate"), results.get("eval"), *(trainers.get(k) for k in
              ("plain", "g2rpo"))) if v and v.get("peak_gpu_gib") is not None]
@@ -391,6 +394,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "eval_items_per_s": results.get("eval", {}).get("eval_items_per_s"),
         "peak_gpu_gib": max(peaks) if peaks else None,
         "wall_s": round(time.perf_counter() - started, 2),
+        "complete": True,
     })
     write_json_atomic(opts.out, results)
     print(json.dumps(results, sort_keys=True))

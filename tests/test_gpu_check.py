@@ -28,7 +28,7 @@ def test_toy_run_measures_every_phase_and_ends_with_one_json_line(tmp_path, caps
     last = capsys.readouterr().out.strip().splitlines()[-1]
     results = json.loads(last)
     assert results == json.loads(out.read_text())
-    assert results["skipped"] == {} and results["errors"] == {}
+    assert results["skipped"] == {} and results["errors"] == {} and results["complete"] is True
     assert results["device"] == "cpu" and results["size"] == "toy"
     for key in ("steps_per_s", "plain_steps_per_s", "tokens_per_s", "generate_tokens_per_s", "eval_items_per_s",
                 "step_ratio"):
@@ -42,6 +42,22 @@ def test_toy_run_measures_every_phase_and_ends_with_one_json_line(tmp_path, caps
     # tokens/s of a trainer = completions per step × tokens per completion / median step time
     g2rpo = results["trainers"]["g2rpo"]
     assert g2rpo["tokens_per_s"] == pytest.approx(toy.batch * toy.completion / g2rpo["median_step_s"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_a_run_stopped_from_outside_keeps_the_phases_it_finished(tmp_path, monkeypatch):
+    gpu_check = _load()
+    out = tmp_path / "gpu_check.json"
+
+    def killed(*args):
+        raise KeyboardInterrupt  # what a SIGINT or a time limit does to the phase in flight
+
+    monkeypatch.setattr(gpu_check, "phase_eval", killed)
+    with pytest.raises(KeyboardInterrupt):
+        gpu_check.main(["--toy", "--out", str(out), "--phases", "generate,eval"])
+    kept = json.loads(out.read_text())
+    assert kept["complete"] is False and "eval" not in kept
+    assert kept["generate"]["generate_tokens_per_s"] > 0 and kept["generate_wall_s"] > 0
 
 
 def test_the_gpu_size_is_qwen3_vl_2b():
