@@ -63,10 +63,12 @@ def build_demo_model(
         raise ValueError(f"vision_hidden_size must be a positive multiple of 16, got {vision_hidden_size}")
     if vision_layers is not None and vision_layers < 1:
         raise ValueError(f"vision_layers must be ≥ 1, got {vision_layers}")
+    if rope_theta is not None and rope_theta <= 1:
+        raise ValueError(f"rope_theta must be > 1, got {rope_theta}")
     path = build_tiny(out_dir, arch=arch, seed=seed)
     same_text = (hidden_size, num_layers) == (TEXT["hidden_size"], TEXT["num_hidden_layers"])
-    resized = vision_hidden_size is not None or vision_layers is not None or rope_theta is not None
-    if same_text and not resized and not calibration_images:
+    changed = vision_hidden_size is not None or vision_layers is not None or rope_theta is not None
+    if same_text and not changed and not calibration_images:
         return path
     config = AutoConfig.from_pretrained(path)
     heads = hidden_size // HEAD_DIM
@@ -81,8 +83,6 @@ def build_demo_model(
     if hasattr(text, "head_dim"):
         text.head_dim = HEAD_DIM
     if rope_theta is not None:
-        if rope_theta <= 1:
-            raise ValueError(f"rope_theta must be > 1, got {rope_theta}")
         text.rope_parameters = dict(text.rope_parameters or {}) | {"rope_theta": float(rope_theta)}
     vision = config.vision_config
     vision.out_hidden_size = hidden_size

@@ -317,6 +317,7 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
         prog="python -m g2rpo.demo.pipeline",
         description="Synthetic data → tiny model → SFT → G2RPO RL → validation → report.html, on CPU in minutes.",
     )
+    kinds = {"out": str, "sft_config": str, "rl_config": str, "arch": str, "rope_theta": float}
     for name in (
         "out",
         "sft_config",
@@ -339,7 +340,7 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
         "threads",
     ):
         default = getattr(defaults, name)
-        kind = {"out": str, "sft_config": str, "rl_config": str, "arch": str, "rope_theta": float}.get(name, int)
+        kind = kinds.get(name, int)
         parser.add_argument(
             f"--{name.replace('_', '-')}", type=kind, default=default, help=f"(default {default})"
         )
