@@ -26,7 +26,7 @@ test: lint
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/g2rpo demo --out outputs/demo
 
-# the demo's paired ablation (estimators × shaping arms × seeds on the demo world; 23 min on 2 cores, 2 runs at a time)
+# the demo's paired ablation (estimators × shaping arms × seeds on the demo world; 21 min on 2 cores, 2 runs at a time)
 ablation: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m g2rpo.demo.ablation --out outputs/ablation
 
