@@ -80,7 +80,7 @@ def _loader(rows, collate, batches: list[list[int]], *, workers: int):
     return DataLoader(
         batches, batch_size=None, shuffle=False, num_workers=workers,
         collate_fn=_Collate(rows, collate),
-        worker_init_fn=_one_thread, prefetch_factor=4 if workers else None, persistent_workers=False,
+        worker_init_fn=_one_thread, prefetch_factor=4 if workers else None,
     )  # fmt: skip
 
 
